@@ -1,0 +1,75 @@
+"""The force field: a list of energy terms summed into one set of buffers.
+
+A term is any object with a ``name`` and a method
+``compute(system, neighbors) -> Contribution``; a new term touches no other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Contribution:
+    """What one energy term (or the whole force field) returns.
+
+    Attributes
+    ----------
+    energy : float
+        Energy in eV.
+    forces : ndarray, (N, 3)
+        Forces in eV/Å.
+    virial : ndarray, (3, 3)
+        Virial W = sum over pairs of r_ij (x) F_j, eV. Stress = -W / V.
+    terms : dict of str to float
+        Energy of each named term, eV.
+    """
+
+    energy: float
+    forces: np.ndarray
+    virial: np.ndarray
+    terms: dict = field(default_factory=dict)
+
+    def stress(self, volume: float) -> np.ndarray:
+        """Stress tensor -W/V in eV/Å^3 (ASE sign convention)."""
+        return -self.virial / volume
+
+
+class ForceField:
+    """Sum of energy terms sharing one neighbour list.
+
+    Parameters
+    ----------
+    terms : list
+        Energy terms; each has ``name``, ``cutoff`` (Å, 0 if it needs no list)
+        and ``compute(system, neighbors) -> Contribution``.
+    neighbors : echemmd.neighbors.NeighborList or None
+        Built for the largest cutoff among the terms.
+    """
+
+    def __init__(self, terms, neighbors=None):
+        self.terms = list(terms)
+        self.neighbors = neighbors
+
+    @property
+    def cutoff(self) -> float:
+        return max((t.cutoff for t in self.terms), default=0.0)
+
+    def compute(self, system) -> Contribution:
+        """Energy, forces and virial of ``system``; updates the neighbour list if needed."""
+        if self.neighbors is not None:
+            self.neighbors.update(system.positions, system.cell, system.pbc)
+        n = system.n_atoms
+        total = Contribution(0.0, np.zeros((n, 3)), np.zeros((3, 3)), {})
+        for term in self.terms:
+            c = term.compute(system, self.neighbors)
+            total.energy += c.energy
+            total.forces += c.forces
+            total.virial += c.virial
+            total.terms[term.name] = c.energy
+        return total
+
+    def __call__(self, system) -> Contribution:
+        return self.compute(system)
