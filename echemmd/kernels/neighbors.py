@@ -1,0 +1,243 @@
+"""Numba kernels for the cell list and the Verlet neighbour list.
+
+Pure array functions: no classes, no I/O. The geometry (bins, search ranges,
+wrapping) is prepared by :mod:`echemmd.neighbors`; these kernels bin atoms and
+search neighbouring bins, including several periodic images of the same bin
+when the cutoff is longer than half the cell.
+
+Lists are in CSR form: the neighbours of atom ``i`` are
+``neighbors[first[i]:first[i + 1]]`` with integer image shifts ``shifts[p]``
+along the cell vectors, such that ``r_ij = x[j] + shifts[p] @ cell - x[i]``
+for the (unwrapped) positions ``x`` the list was built from.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True)
+def bin_atoms(bin_index, n_bins):
+    """Counting sort of atoms into bins.
+
+    Parameters
+    ----------
+    bin_index : int64 (N, 3)
+        Bin of each atom along each cell vector.
+    n_bins : int64 (3,)
+        Number of bins along each cell vector.
+
+    Returns
+    -------
+    bin_start : int64 (n_bins_total + 1,)
+        Offsets into ``bin_atoms`` of each linear bin.
+    atoms_in_bins : int64 (N,)
+        Atom indices sorted by linear bin (stable: ascending index inside a bin).
+    """
+    n = bin_index.shape[0]
+    total = n_bins[0] * n_bins[1] * n_bins[2]
+    linear = np.empty(n, dtype=np.int64)
+    counts = np.zeros(total + 1, dtype=np.int64)
+    for i in range(n):
+        b = (bin_index[i, 0] * n_bins[1] + bin_index[i, 1]) * n_bins[2] + bin_index[i, 2]
+        linear[i] = b
+        counts[b + 1] += 1
+    for b in range(total):
+        counts[b + 1] += counts[b]
+    fill = counts[:-1].copy()
+    atoms_in_bins = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        b = linear[i]
+        atoms_in_bins[fill[b]] = i
+        fill[b] += 1
+    return counts, atoms_in_bins
+
+
+@njit(inline="always")
+def _image_positive(sx, sy, sz):
+    # Of the images S and -S of a self-pair exactly one is kept in a half list.
+    if sx != 0:
+        return sx > 0
+    if sy != 0:
+        return sy > 0
+    return sz > 0
+
+
+@njit(inline="always")
+def _search_atom(i, xw, bin_index, n_bins, periodic, reach, bin_start, atoms_in_bins,
+                 cell, images, r2_max, half, out_j, out_s, offset, write):
+    """Visit every (j, image) within sqrt(r2_max) of atom i; count them, and store them if ``write``."""
+    count = 0
+    bx = bin_index[i, 0]
+    by = bin_index[i, 1]
+    bz = bin_index[i, 2]
+    xi0 = xw[i, 0]
+    xi1 = xw[i, 1]
+    xi2 = xw[i, 2]
+    for ox in range(-reach[0], reach[0] + 1):
+        tx = bx + ox
+        sx = 0
+        if periodic[0]:
+            sx = tx // n_bins[0]
+            tx -= sx * n_bins[0]
+        elif tx < 0 or tx >= n_bins[0]:
+            continue
+        for oy in range(-reach[1], reach[1] + 1):
+            ty = by + oy
+            sy = 0
+            if periodic[1]:
+                sy = ty // n_bins[1]
+                ty -= sy * n_bins[1]
+            elif ty < 0 or ty >= n_bins[1]:
+                continue
+            for oz in range(-reach[2], reach[2] + 1):
+                tz = bz + oz
+                sz = 0
+                if periodic[2]:
+                    sz = tz // n_bins[2]
+                    tz -= sz * n_bins[2]
+                elif tz < 0 or tz >= n_bins[2]:
+                    continue
+                # Cartesian offset of this image of the target bin.
+                ox0 = sx * cell[0, 0] + sy * cell[1, 0] + sz * cell[2, 0]
+                ox1 = sx * cell[0, 1] + sy * cell[1, 1] + sz * cell[2, 1]
+                ox2 = sx * cell[0, 2] + sy * cell[1, 2] + sz * cell[2, 2]
+                b = (tx * n_bins[1] + ty) * n_bins[2] + tz
+                for q in range(bin_start[b], bin_start[b + 1]):
+                    j = atoms_in_bins[q]
+                    if half:
+                        if j < i:
+                            continue
+                        if j == i and not _image_positive(sx, sy, sz):
+                            continue
+                    elif j == i and sx == 0 and sy == 0 and sz == 0:
+                        continue
+                    d0 = xw[j, 0] + ox0 - xi0
+                    d1 = xw[j, 1] + ox1 - xi1
+                    d2 = xw[j, 2] + ox2 - xi2
+                    if d0 * d0 + d1 * d1 + d2 * d2 < r2_max:
+                        if write:
+                            p = offset + count
+                            out_j[p] = j
+                            # Shift relative to the unwrapped positions the caller holds.
+                            out_s[p, 0] = sx - images[j, 0] + images[i, 0]
+                            out_s[p, 1] = sy - images[j, 1] + images[i, 1]
+                            out_s[p, 2] = sz - images[j, 2] + images[i, 2]
+                        count += 1
+    return count
+
+
+@njit(cache=True, parallel=True)
+def build_verlet_list(xw, bin_index, n_bins, periodic, reach, cell, images, r_list, half):
+    """Build a Verlet list by a cell-list search.
+
+    Parameters
+    ----------
+    xw : float64 (N, 3)
+        Positions wrapped into the cell along periodic directions, Å.
+    bin_index : int64 (N, 3)
+        Bin of each atom along each cell vector.
+    n_bins : int64 (3,)
+        Bins along each cell vector.
+    periodic : bool (3,)
+        Periodicity along each cell vector.
+    reach : int64 (3,)
+        Bins to search on each side along each cell vector.
+    cell : float64 (3, 3)
+        Cell vectors as rows, Å.
+    images : int64 (N, 3)
+        Integer images removed when wrapping (x = xw + images @ cell).
+    r_list : float
+        List cutoff (interaction cutoff + skin), Å.
+    half : bool
+        Keep each pair once (True) or from both sides (False).
+
+    Returns
+    -------
+    first : int64 (N + 1,)
+    neighbors : int32 (P,)
+    shifts : int32 (P, 3)
+    """
+    n = xw.shape[0]
+    bin_start, atoms_in_bins = bin_atoms(bin_index, n_bins)
+    r2_max = r_list * r_list
+    counts = np.zeros(n, dtype=np.int64)
+    dummy_j = np.empty(0, dtype=np.int32)
+    dummy_s = np.empty((0, 3), dtype=np.int32)
+    for i in prange(n):
+        counts[i] = _search_atom(i, xw, bin_index, n_bins, periodic, reach, bin_start, atoms_in_bins,
+                                 cell, images, r2_max, half, dummy_j, dummy_s, 0, False)
+    first = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        first[i + 1] = first[i] + counts[i]
+    neighbors = np.empty(first[n], dtype=np.int32)
+    shifts = np.empty((first[n], 3), dtype=np.int32)
+    for i in prange(n):
+        _search_atom(i, xw, bin_index, n_bins, periodic, reach, bin_start, atoms_in_bins,
+                     cell, images, r2_max, half, neighbors, shifts, first[i], True)
+    return first, neighbors, shifts
+
+
+@njit(cache=True)
+def half_from_full(first, neighbors, shifts):
+    """Keep each pair of a full list once (j > i, or j == i with a positive image)."""
+    n = first.shape[0] - 1
+    keep = np.zeros(neighbors.shape[0], dtype=np.bool_)
+    new_first = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        c = 0
+        for p in range(first[i], first[i + 1]):
+            j = neighbors[p]
+            if j > i or (j == i and _image_positive(shifts[p, 0], shifts[p, 1], shifts[p, 2])):
+                keep[p] = True
+                c += 1
+        new_first[i + 1] = new_first[i] + c
+    idx = np.nonzero(keep)[0]
+    return new_first, neighbors[idx].copy(), shifts[idx].copy()
+
+
+@njit(cache=True)
+def max_displacement_sq(positions, reference):
+    """Largest squared displacement of any atom since ``reference``, Å^2."""
+    m = 0.0
+    for i in range(positions.shape[0]):
+        d0 = positions[i, 0] - reference[i, 0]
+        d1 = positions[i, 1] - reference[i, 1]
+        d2 = positions[i, 2] - reference[i, 2]
+        d = d0 * d0 + d1 * d1 + d2 * d2
+        if d > m:
+            m = d
+    return m
+
+
+@njit(cache=True)
+def closest_pair(positions, cell, first, neighbors, shifts):
+    """Shortest pair distance in a neighbour list.
+
+    Returns
+    -------
+    r_min : float
+        Shortest distance, Å (inf if the list is empty).
+    i, j : int
+        The pair (-1, -1 if the list is empty).
+    """
+    best = np.inf
+    bi = -1
+    bj = -1
+    n = first.shape[0] - 1
+    for i in range(n):
+        for p in range(first[i], first[i + 1]):
+            j = neighbors[p]
+            d0 = positions[j, 0] - positions[i, 0]
+            d1 = positions[j, 1] - positions[i, 1]
+            d2 = positions[j, 2] - positions[i, 2]
+            for k in range(3):
+                s = shifts[p, k]
+                d0 += s * cell[k, 0]
+                d1 += s * cell[k, 1]
+                d2 += s * cell[k, 2]
+            r2 = d0 * d0 + d1 * d1 + d2 * d2
+            if r2 < best:
+                best = r2
+                bi = i
+                bj = j
+    return np.sqrt(best), bi, bj

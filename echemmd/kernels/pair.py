@@ -1,0 +1,164 @@
+"""Pair-potential kernels.
+
+The scalar math of each potential is written once as a plain Python function
+of (r^2, parameters) returning the energy and g = -(dU/dr)/r; it is compiled
+with ``numba.njit(inline="always")`` here and can be compiled with
+``numba.cuda.jit(device=True)`` for the CUDA kernels.
+
+With r_ij = x_j - x_i, the force on j is ``g r_ij``, the force on i is
+``-g r_ij`` and the pair's virial is ``g r_ij (x) r_ij``.
+
+Parameter rows (``params[type_i, type_j, :]``), all in eV and Å:
+
+* style 0, Lennard-Jones 12-6: [c12 = 4 eps sigma^12, c6 = 4 eps sigma^6, r_c^2, e_shift]
+* style 1, Born–Mayer–Huggins: [A, rho, sigma, C, D, r_c^2, e_shift];
+  U = A exp((sigma - r)/rho) - C/r^6 - D/r^8 (Buckingham: sigma = 0, D = 0)
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+LENNARD_JONES = 0
+BORN_MAYER_HUGGINS = 1
+N_PARAMS = 7
+RC2_INDEX = {LENNARD_JONES: 2, BORN_MAYER_HUGGINS: 5}
+SHIFT_INDEX = {LENNARD_JONES: 3, BORN_MAYER_HUGGINS: 6}
+
+
+def lennard_jones(r2, c12, c6):
+    """Lennard-Jones energy (eV) and g = -(dU/dr)/r (eV/Å^2) at squared distance r2 (Å^2)."""
+    inv2 = 1.0 / r2
+    inv6 = inv2 * inv2 * inv2
+    a = c12 * inv6 * inv6
+    b = c6 * inv6
+    return a - b, (12.0 * a - 6.0 * b) * inv2
+
+
+def born_mayer_huggins(r2, A, rho, sigma, C, D):
+    """Born–Mayer–Huggins energy (eV) and g = -(dU/dr)/r (eV/Å^2) at squared distance r2 (Å^2)."""
+    r = math.sqrt(r2)
+    inv2 = 1.0 / r2
+    inv6 = inv2 * inv2 * inv2
+    inv8 = inv6 * inv2
+    rep = A * math.exp((sigma - r) / rho)
+    return rep - C * inv6 - D * inv8, rep / (rho * r) - (6.0 * C * inv6 + 8.0 * D * inv8) * inv2
+
+
+_lennard_jones = njit(inline="always")(lennard_jones)
+_born_mayer_huggins = njit(inline="always")(born_mayer_huggins)
+
+
+@njit(inline="always")
+def _pair(style, r2, p):
+    """Energy (shifted) and g of one pair, or (0, 0) beyond its cutoff."""
+    if style == LENNARD_JONES:
+        if r2 >= p[2]:
+            return 0.0, 0.0
+        e, g = _lennard_jones(r2, p[0], p[1])
+        return e - p[3], g
+    if r2 >= p[5]:
+        return 0.0, 0.0
+    e, g = _born_mayer_huggins(r2, p[0], p[1], p[2], p[3], p[4])
+    return e - p[6], g
+
+
+@njit(cache=True, parallel=True)
+def pair_forces_full(style, positions, cell, types, params, first, neighbors, shifts):
+    """Energy, forces and virial of a pair potential over a full neighbour list.
+
+    Each atom accumulates only its own force, so the parallel loop has no
+    write races and the result does not depend on the thread count.
+
+    Parameters
+    ----------
+    style : int
+        ``LENNARD_JONES`` or ``BORN_MAYER_HUGGINS``.
+    positions : float64 (N, 3)
+        Positions the list refers to, Å.
+    cell : float64 (3, 3)
+        Cell vectors as rows, Å.
+    types : int64 (N,)
+        Type index of each atom into ``params``.
+    params : float64 (T, T, N_PARAMS)
+        Per-pair parameters (see module docstring).
+    first, neighbors, shifts :
+        Full neighbour list (CSR).
+
+    Returns
+    -------
+    energy : float
+        eV.
+    forces : float64 (N, 3)
+        eV/Å.
+    virial : float64 (3, 3)
+        eV.
+    """
+    n = positions.shape[0]
+    forces = np.zeros((n, 3))
+    energy_i = np.zeros(n)
+    virial_i = np.zeros((n, 6))
+    for i in prange(n):
+        ti = types[i]
+        e_acc = 0.0
+        f0 = 0.0
+        f1 = 0.0
+        f2 = 0.0
+        w00 = 0.0
+        w01 = 0.0
+        w02 = 0.0
+        w11 = 0.0
+        w12 = 0.0
+        w22 = 0.0
+        for q in range(first[i], first[i + 1]):
+            j = neighbors[q]
+            d0 = positions[j, 0] - positions[i, 0]
+            d1 = positions[j, 1] - positions[i, 1]
+            d2 = positions[j, 2] - positions[i, 2]
+            for k in range(3):
+                s = shifts[q, k]
+                if s != 0:
+                    d0 += s * cell[k, 0]
+                    d1 += s * cell[k, 1]
+                    d2 += s * cell[k, 2]
+            r2 = d0 * d0 + d1 * d1 + d2 * d2
+            e, g = _pair(style, r2, params[ti, types[j]])
+            if g == 0.0 and e == 0.0:
+                continue
+            e_acc += 0.5 * e
+            f0 -= g * d0
+            f1 -= g * d1
+            f2 -= g * d2
+            hg = 0.5 * g
+            w00 += hg * d0 * d0
+            w01 += hg * d0 * d1
+            w02 += hg * d0 * d2
+            w11 += hg * d1 * d1
+            w12 += hg * d1 * d2
+            w22 += hg * d2 * d2
+        energy_i[i] = e_acc
+        forces[i, 0] = f0
+        forces[i, 1] = f1
+        forces[i, 2] = f2
+        virial_i[i, 0] = w00
+        virial_i[i, 1] = w11
+        virial_i[i, 2] = w22
+        virial_i[i, 3] = w12
+        virial_i[i, 4] = w02
+        virial_i[i, 5] = w01
+    # Serial reductions keep the sums independent of the thread count.
+    energy = 0.0
+    virial = np.zeros((3, 3))
+    for i in range(n):
+        energy += energy_i[i]
+        virial[0, 0] += virial_i[i, 0]
+        virial[1, 1] += virial_i[i, 1]
+        virial[2, 2] += virial_i[i, 2]
+        virial[1, 2] += virial_i[i, 3]
+        virial[0, 2] += virial_i[i, 4]
+        virial[0, 1] += virial_i[i, 5]
+    virial[2, 1] = virial[1, 2]
+    virial[2, 0] = virial[0, 2]
+    virial[1, 0] = virial[0, 1]
+    return energy, forces, virial

@@ -1,0 +1,176 @@
+"""Neighbour lists against brute force over periodic images and against ASE."""
+
+import numpy as np
+import pytest
+
+from echemmd.errors import NeighborListError
+from echemmd.neighbors import NeighborList, build_neighbor_list, perpendicular_widths
+
+
+def brute_force_pairs(positions, cell, pbc, r_cut, half):
+    """Every (i, j, image) with |x_j + image @ cell - x_i| < r_cut, by looping over enough images."""
+    reach = [int(np.ceil(r_cut / w)) + 1 if p else 0 for w, p in zip(perpendicular_widths(cell), pbc)]
+    # Positions may lie far outside the cell: widen the image range by their spread.
+    frac = positions @ np.linalg.inv(cell)
+    spread = np.ceil(frac.max(axis=0) - frac.min(axis=0)).astype(int)
+    reach = [r + s if p else 0 for r, s, p in zip(reach, spread, pbc)]
+    rng = [np.arange(-r, r + 1) for r in reach]
+    images = np.array(np.meshgrid(*rng, indexing="ij")).reshape(3, -1).T
+    offsets = images @ cell
+    out = set()
+    n = len(positions)
+    for i in range(n):
+        d = positions[None, :, :] + offsets[:, None, :] - positions[i]
+        r = np.linalg.norm(d, axis=2)
+        ks, js = np.nonzero(r < r_cut)
+        for k, j in zip(ks, js):
+            img = tuple(int(v) for v in images[k])
+            if j == i and img == (0, 0, 0):
+                continue
+            if half:
+                if j < i:
+                    continue
+                if j == i and not (img > (0, 0, 0)):
+                    continue
+            out.add((i, int(j), img))
+    return out
+
+
+def as_set(first, neighbors, shifts):
+    out = set()
+    for i in range(len(first) - 1):
+        for p in range(first[i], first[i + 1]):
+            out.add((i, int(neighbors[p]), tuple(int(v) for v in shifts[p])))
+    return out
+
+
+def random_cell(rng, kind):
+    if kind == "cubic":
+        return np.eye(3) * rng.uniform(4.0, 12.0)
+    if kind == "orthorhombic":
+        return np.diag(rng.uniform(3.0, 12.0, 3))
+    # Triclinic: upper-triangular-free general cell, strongly skewed at times.
+    while True:
+        cell = np.diag(rng.uniform(3.0, 10.0, 3)) + rng.uniform(-0.6, 0.6, (3, 3)) * rng.uniform(2.0, 6.0)
+        if np.linalg.det(cell) > 0 and perpendicular_widths(cell).min() > 1.0:
+            return cell
+
+
+CASES = []
+for seed in range(60):
+    kinds = ["cubic", "orthorhombic", "triclinic", "triclinic"]
+    pbcs = [(True, True, True), (True, True, True), (True, True, False), (True, False, False), (False, False, False)]
+    CASES.append((seed, kinds[seed % 4], pbcs[seed % 5] if seed % 3 else (True, True, True)))
+
+
+@pytest.mark.parametrize("seed,kind,pbc", CASES)
+def test_full_and_half_lists_equal_brute_force(seed, kind, pbc):
+    rng = np.random.default_rng(seed)
+    cell = random_cell(rng, kind)
+    n = int(rng.integers(1, 40))
+    positions = rng.uniform(0, 1, (n, 3)) @ cell
+    # Some atoms far outside the cell: the list must be right for unwrapped positions too.
+    positions[: n // 3] += rng.integers(-3, 4, (n // 3, 3)) @ cell
+    # Cutoffs up to twice the smallest width: several images of one neighbour.
+    r_cut = rng.uniform(0.3, 2.0) * perpendicular_widths(cell).min() + 0.5
+    pbc = np.array(pbc)
+    for half in (False, True):
+        got = as_set(*build_neighbor_list(positions, cell, pbc, r_cut, half=half))
+        want = brute_force_pairs(positions, cell, pbc, r_cut, half)
+        assert got == want
+        # The stored shift reproduces the geometry.
+        first, neighbors, shifts = build_neighbor_list(positions, cell, pbc, r_cut, half=half)
+        i = np.repeat(np.arange(n), np.diff(first))
+        d = positions[neighbors] + shifts @ cell - positions[i]
+        assert np.all(np.linalg.norm(d, axis=1) < r_cut)
+
+
+def test_half_from_full_equals_direct_half():
+    rng = np.random.default_rng(7)
+    cell = random_cell(rng, "triclinic")
+    positions = rng.uniform(0, 1, (30, 3)) @ cell
+    nl = NeighborList(cutoff=6.0, skin=0.0)
+    nl.build(positions, cell, np.ones(3, bool))
+    direct = build_neighbor_list(positions, cell, np.ones(3, bool), 6.0, half=True)
+    assert as_set(*nl.half) == as_set(*direct)
+    assert 2 * len(nl.half[1]) == len(nl.neighbors)
+
+
+def test_matches_ase_neighbor_list():
+    from ase.build import bulk
+    from ase.neighborlist import neighbor_list
+
+    rng = np.random.default_rng(3)
+    atoms = bulk("Cu", "fcc", a=3.6).repeat((3, 2, 2))
+    atoms.rattle(0.2, seed=1)
+    atoms.set_cell(atoms.cell.array + rng.uniform(-0.5, 0.5, (3, 3)), scale_atoms=True)
+    r_cut = 5.0
+    i, j, S = neighbor_list("ijS", atoms, r_cut)
+    want = {(int(a), int(b), tuple(int(v) for v in s)) for a, b, s in zip(i, j, S)}
+    got = as_set(*build_neighbor_list(atoms.positions, atoms.cell.array, atoms.pbc, r_cut))
+    assert got == want
+
+
+def test_rebuild_only_after_half_skin():
+    rng = np.random.default_rng(11)
+    cell = np.eye(3) * 10.0
+    x = rng.uniform(0, 10, (50, 3))
+    nl = NeighborList(cutoff=3.0, skin=1.0)
+    assert nl.update(x, cell, np.ones(3, bool))
+    y = x.copy()
+    y[5, 0] += 0.49
+    assert not nl.update(y, cell, np.ones(3, bool))
+    y[5, 0] += 0.02
+    assert nl.update(y, cell, np.ones(3, bool))
+    assert nl.n_builds == 2
+    # A new cell always rebuilds.
+    assert nl.update(y, cell * 1.01, np.ones(3, bool))
+
+
+def test_skin_list_contains_every_pair_within_cutoff_until_rebuild():
+    rng = np.random.default_rng(5)
+    cell = np.eye(3) * 9.0
+    x = rng.uniform(0, 9, (60, 3))
+    nl = NeighborList(cutoff=3.5, skin=0.8)
+    pbc = np.ones(3, bool)
+    for _ in range(40):
+        nl.update(x, cell, pbc)
+        listed = {(i, j, s) for (i, j, s) in as_set(*nl.full)
+                  if np.linalg.norm(x[j] + np.array(s) @ cell - x[i]) < 3.5}
+        assert listed == brute_force_pairs(x, cell, pbc, 3.5, half=False)
+        x = x + rng.normal(0, 0.08, x.shape)  # atoms drift freely, never wrapped
+
+
+def test_thread_count_does_not_change_the_list():
+    import numba
+
+    rng = np.random.default_rng(2)
+    cell = np.eye(3) * 12.0
+    x = rng.uniform(0, 12, (300, 3))
+    old = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        a = build_neighbor_list(x, cell, np.ones(3, bool), 4.0)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        b = build_neighbor_list(x, cell, np.ones(3, bool), 4.0)
+    finally:
+        numba.set_num_threads(old)
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_errors():
+    with pytest.raises(NeighborListError, match="cutoff must be > 0"):
+        NeighborList(cutoff=0.0)
+    with pytest.raises(NeighborListError, match="skin must be >= 0"):
+        NeighborList(cutoff=1.0, skin=-1.0)
+    with pytest.raises(NeighborListError, match="periodic"):
+        build_neighbor_list(np.zeros((2, 3)), np.zeros((3, 3)), np.ones(3, bool), 2.0)
+
+
+def test_molecule_without_cell():
+    rng = np.random.default_rng(9)
+    x = rng.uniform(0, 6, (25, 3))
+    got = as_set(*build_neighbor_list(x, np.zeros((3, 3)), np.zeros(3, bool), 2.5))
+    want = brute_force_pairs(x, np.eye(3), np.zeros(3, bool), 2.5, half=False)
+    assert got == want
