@@ -147,6 +147,11 @@ class NeighborList:
         self.first = self.neighbors = self.shifts = None
 
     @property
+    def reference_positions(self):
+        """Positions of the last build (Å), or None before the first build."""
+        return self._reference
+
+    @property
     def r_list(self) -> float:
         return self.cutoff + self.skin
 

@@ -1,0 +1,229 @@
+"""From a validated deck to engine objects, and the two jobs the CLI runs: ``run`` and ``eval``.
+
+This is a face: it reads decks, structures and checkpoints and writes outputs;
+the engine below it never parses a deck.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from echemmd import __version__
+from echemmd.errors import InputError, SimulationError
+from echemmd.forcefield import ForceField
+from echemmd.integrators import make_integrator, maxwell_boltzmann
+from echemmd.io.checkpoint import load_checkpoint
+from echemmd.io.h5md import H5MDWriter
+from echemmd.io.observers import (CheckpointObserver, ProgressObserver, ThermoObserver, TrajectoryObserver,
+                                  observables_summary)
+from echemmd.io.structure import build_system
+from echemmd.io.thermo import DEFAULT_COLUMNS, ProgressBar, ThermoLogger
+from echemmd.neighbors import NeighborList
+from echemmd.potentials import PairPotential
+from echemmd.simulation import Limits, Simulation
+
+
+def build_forcefield(deck) -> ForceField:
+    """The force field of a deck: one term per ``[[pair]]`` table, sharing one neighbour list."""
+    terms = []
+    for k, t in enumerate(deck.data.get("pair", [])):
+        name = t["style"] if len(deck.data["pair"]) == 1 else f"{t['style']}{k}"
+        terms.append(PairPotential(t["style"], t["coeffs"], t["cutoff"], shift=t["shift"], mixing=t["mixing"],
+                                   name=name))
+    cutoff = max((t.cutoff for t in terms), default=0.0)
+    neighbors = NeighborList(cutoff, deck["neighbors"]["skin"]) if cutoff > 0 else None
+    return ForceField(terms, neighbors)
+
+
+def build_integrator(deck):
+    """The integrator of ``[md]``."""
+    md = deck["md"]
+    name = md["integrator"]
+    kwargs = {"dt": md["dt"], "remove_com": md["remove_com"]}
+    if name == "langevin":
+        kwargs.update(temperature=md["temperature"], friction=md["friction"], seed=md["seed"])
+    elif name == "csvr":
+        kwargs.update(temperature=md["temperature"], tau=md["tau"], seed=md["seed"])
+    elif name == "nose-hoover":
+        kwargs.update(temperature=md["temperature"], tau=md["tau"], chain=md["chain"])
+    return make_integrator(name, **kwargs)
+
+
+def _velocity_rng(seed):
+    # A stream of its own, so the thermostat noise does not depend on whether velocities were drawn.
+    return np.random.default_rng([int(seed), 1])
+
+
+def prepare_system(deck):
+    """The deck's System, with Maxwell–Boltzmann velocities when ``system.temperature`` is set."""
+    system = build_system(deck)
+    t0 = deck["system"]["temperature"]
+    if t0 is not None:
+        maxwell_boltzmann(system, float(t0), _velocity_rng(deck["md"]["seed"]),
+                          remove_com=deck["md"]["remove_com"])
+    return system
+
+
+def check_structure(deck, system, forcefield):
+    """Raise InputError for overlapping atoms or non-finite forces in the starting structure."""
+    result = forcefield.compute(system)
+    where = f"{deck.source}: system.structure ({deck['system']['structure']})"
+    nl = forcefield.neighbors
+    limit = deck["limits"]["min_distance"]
+    if nl is not None and limit and nl.neighbors is not None and len(nl.neighbors):
+        rmin, i, j = nl.closest_pair(system.positions, system.cell)
+        if rmin < limit:
+            raise InputError(f"{where}: atoms {i} ({system.symbols[i]}) and {j} ({system.symbols[j]}) overlap: "
+                             f"{rmin:.4g} Å apart, below limits.min_distance = {limit} Å")
+    if not (np.isfinite(result.energy) and np.all(np.isfinite(result.forces))):
+        raise InputError(f"{where}: the starting structure gives non-finite energy or forces")
+    return result
+
+
+def evaluate(deck) -> dict:
+    """Single point on the deck's structure: energy, terms, forces, stress, charges (JSON-ready)."""
+    system = build_system(deck)
+    forcefield = build_forcefield(deck)
+    result = check_structure(deck, system, forcefield)
+    volume = system.volume
+    return {
+        "energy": float(result.energy),
+        "energy_terms": {k: float(v) for k, v in result.terms.items()},
+        "forces": result.forces.tolist(),
+        "stress": result.stress(volume).tolist() if volume > 0 else None,
+        "charges": system.charges.tolist(),
+        "n_atoms": system.n_atoms,
+        "units": {"energy": "eV", "forces": "eV/Å", "stress": "eV/Å^3", "charges": "e"},
+        "deck": str(deck.path) if deck.path else deck.source,
+        "echemmd": __version__,
+    }
+
+
+def build_simulation(deck, restart=None, stream=sys.stdout, progress_stream=sys.stderr):
+    """Everything a run needs: system, force field, integrator, observers.
+
+    Parameters
+    ----------
+    deck : echemmd.io.deck.Deck
+    restart : path or None
+        Checkpoint to continue from; the run then appends to the deck's outputs.
+    stream, progress_stream : file-like
+        Screen thermo table and progress bar.
+
+    Returns
+    -------
+    Simulation
+    """
+    out = deck["output"]
+    directory = Path(out["directory"])
+    directory.mkdir(parents=True, exist_ok=True)
+    forcefield = build_forcefield(deck)
+    integrator = build_integrator(deck)
+    step, time = 0, 0.0
+    if restart is not None:
+        ckpt = load_checkpoint(restart)
+        system = ckpt.system
+        _check_restart_matches(deck, system, restart)
+        step, time = ckpt.step, ckpt.time
+        integrator.load_state_dict(ckpt.integrator_state)
+        reference = ckpt.extra.get("neighbor_reference") if ckpt.extra else None
+        if forcefield.neighbors is not None and reference is not None:
+            forcefield.neighbors.build(np.asarray(reference), system.cell, system.pbc)
+    else:
+        system = prepare_system(deck)
+        check_structure(deck, system, forcefield)
+        if forcefield.neighbors is not None:
+            # Start the run from a list built on the starting positions, as a restart would.
+            forcefield.neighbors.build(system.positions, system.cell, system.pbc)
+
+    total = int(deck["md"]["steps"])
+    observers = []
+    bar = None
+    if out["progress"]:
+        bar = ProgressBar(max(total - step, 0), stream=progress_stream, start_step=step)
+    columns = list(DEFAULT_COLUMNS)
+    if len(forcefield.terms) > 1:
+        columns[4:4] = [f"energy_{t.name}" for t in forcefield.terms]
+    if system.pbc.all():
+        columns.insert(-1, "pressure")
+    if out["thermo_every"]:
+        logger = ThermoLogger(directory / out["thermo_file"], columns, stream=stream,
+                              append=restart is not None, truncate_after=step if restart is not None else None)
+        observers.append(ThermoObserver(logger, out["thermo_every"], progress=bar))
+    if out["trajectory_every"]:
+        deck_text = deck.path.read_text() if deck.path else None
+        writer = H5MDWriter(directory / out["trajectory"], system, append=restart is not None,
+                            restart_step=step if restart is not None else None,
+                            flush_every=out["flush_every"], deck_text=deck_text)
+        observers.append(TrajectoryObserver(writer, out["trajectory_every"]))
+    checkpointer = CheckpointObserver(directory / out["checkpoint"], out["checkpoint_every"],
+                                      extra={"deck": str(deck.path) if deck.path else deck.source,
+                                             "seed": int(deck["md"]["seed"])})
+    observers.append(checkpointer)
+    if bar is not None and bar.enabled:
+        observers.append(ProgressObserver(bar))
+    lim = deck["limits"]
+    limits = Limits(max_force=lim["max_force"], min_distance=lim["min_distance"] or 0.0,
+                    check_every=lim["check_every"] or 1)
+    return Simulation(system, forcefield, integrator, observers=observers, checkpointer=checkpointer,
+                      limits=limits, step=step, time=time, restarted=restart is not None)
+
+
+def _check_restart_matches(deck, system, restart):
+    structure_symbols = deck.atoms.get_chemical_symbols() if getattr(deck, "atoms", None) is not None else None
+    if structure_symbols is not None and structure_symbols != system.symbols:
+        raise InputError(f"{restart}: the checkpoint holds {system.n_atoms} atoms that do not match the deck's "
+                         f"structure {deck['system']['structure']} ({len(structure_symbols)} atoms)")
+
+
+def run(deck, restart=None, stream=sys.stdout, progress_stream=sys.stderr):
+    """Run the deck to ``md.steps`` (a restart continues to the same total).
+
+    Returns
+    -------
+    Simulation
+        The finished simulation (outputs closed).
+    """
+    for line in deck.notes:
+        print(f"note: {line}", file=stream)
+    for line in deck.warnings:
+        print(f"warning: {line}", file=stream)
+    sim = build_simulation(deck, restart=restart, stream=stream, progress_stream=progress_stream)
+    total = int(deck["md"]["steps"])
+    remaining = total - sim.step
+    directory = Path(deck["output"]["directory"])
+    if remaining <= 0:
+        print(f"nothing to do: the run is at step {sim.step}, md.steps = {total}", file=stream)
+        sim.close()
+        return sim
+    print(f"echemmd {__version__}: {sim.system.n_atoms} atoms, {type(sim.integrator).__name__}, "
+          f"dt = {sim.integrator.dt} fs, steps {sim.step} -> {total}", file=stream)
+    try:
+        sim.run(remaining)
+    except SimulationError:
+        raise
+    except BaseException:
+        sim.close()
+        raise
+    sim.checkpointer.save(sim)
+    summary = observables_summary(sim.observables())
+    sim.close()
+    print(f"done: step {sim.step}, {summary}", file=stream)
+    print(f"results in {directory}/: {deck['output']['thermo_file']} (thermo), "
+          f"{deck['output']['trajectory']} (H5MD trajectory), {deck['output']['checkpoint']} (checkpoint)",
+          file=stream)
+    return sim
+
+
+def write_json(data, path):
+    """Write ``data`` as JSON to ``path`` ('-' for stdout)."""
+    text = json.dumps(data, indent=1)
+    if str(path) == "-":
+        print(text)
+    else:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text + "\n")
