@@ -103,7 +103,7 @@ def evaluate(deck) -> dict:
     }
 
 
-def build_simulation(deck, restart=None, stream=sys.stdout, progress_stream=sys.stderr):
+def build_simulation(deck, restart=None, stream=None, progress_stream=None):
     """Everything a run needs: system, force field, integrator, observers.
 
     Parameters
@@ -118,6 +118,8 @@ def build_simulation(deck, restart=None, stream=sys.stdout, progress_stream=sys.
     -------
     Simulation
     """
+    stream = sys.stdout if stream is None else stream
+    progress_stream = sys.stderr if progress_stream is None else progress_stream
     out = deck["output"]
     directory = Path(out["directory"])
     directory.mkdir(parents=True, exist_ok=True)
@@ -180,7 +182,7 @@ def _check_restart_matches(deck, system, restart):
                          f"structure {deck['system']['structure']} ({len(structure_symbols)} atoms)")
 
 
-def run(deck, restart=None, stream=sys.stdout, progress_stream=sys.stderr):
+def run(deck, restart=None, stream=None, progress_stream=None):
     """Run the deck to ``md.steps`` (a restart continues to the same total).
 
     Returns
@@ -188,6 +190,7 @@ def run(deck, restart=None, stream=sys.stdout, progress_stream=sys.stderr):
     Simulation
         The finished simulation (outputs closed).
     """
+    stream = sys.stdout if stream is None else stream
     for line in deck.notes:
         print(f"note: {line}", file=stream)
     for line in deck.warnings:

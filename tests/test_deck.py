@@ -116,7 +116,7 @@ def test_defaults_are_filled(tmp_path):
     assert deck.md["dt"] == 1.0 and deck.md["integrator"] == "nve" and deck.md["chain"] == 3
     assert deck.neighbors["skin"] == 1.0
     assert deck.output == {
-        "directory": "out", "thermo_every": 50, "thermo_file": "thermo.csv", "trajectory": "trajectory.h5",
+        "directory": "out", "thermo_every": 50, "thermo_file": "thermo.csv", "trajectory": "trajectory.h5md",
         "trajectory_every": 50, "checkpoint": "checkpoint.h5", "checkpoint_every": 500, "flush_every": 1,
         "progress": True,
     }
@@ -126,7 +126,7 @@ def test_defaults_are_filled(tmp_path):
     # A drawn seed is an int and is reported.
     assert isinstance(deck.md["seed"], int)
     assert any(str(deck.md["seed"]) in n for n in deck.notes)
-    assert deck.output_path("trajectory") == Path("out") / "trajectory.h5"
+    assert deck.output_path("trajectory") == Path("out") / "trajectory.h5md"
 
 
 def test_int_accepted_for_float_and_list_normalisation(tmp_path):

@@ -358,7 +358,7 @@ KEYS: tuple[Key, ...] = (
         description="Interval of thermo lines (screen and `thermo_file`)."),
     Key("output", "thermo_file", "str", "thermo.csv", description="CSV file of thermo lines.",
         doc_allowed="non-empty"),
-    Key("output", "trajectory", "str", "trajectory.h5", description="H5MD trajectory file.",
+    Key("output", "trajectory", "str", "trajectory.h5md", description="H5MD trajectory file.",
         doc_allowed="non-empty"),
     Key("output", "trajectory_every", "int", 50, "steps", min=0,
         description="Interval of trajectory frames; 0 = no trajectory."),

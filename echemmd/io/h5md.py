@@ -34,8 +34,9 @@ box vectors in its own orientation (a along x, b in the xy plane), so its
 periodic distances are right only for cells in that form (lower-triangular
 rows, as LAMMPS also requires). Positions are stored in the simulation's frame,
 never rotated. Its topology-free
-``Universe(path)`` looks for ``particles/trajectory`` only; with the default
-group name ``all`` give it a topology, or use
+``Universe(path)`` looks for ``particles/trajectory`` only and recognises the
+``.h5md`` extension, hence the default group name ``trajectory`` and file name
+``trajectory.h5md``; for other names use
 ``mda.Universe.empty(n_atoms).load_new(path, format="H5MD")``.
 
 Crash safety: the file is flushed every ``flush_every`` frames; a run killed
@@ -180,7 +181,7 @@ class H5MDWriter:
     _PARTICLE_ELEMENTS = ("position", "image", "velocity", "force", "charge", "box/edges")
 
     def __init__(self, path, system, *, append=False, restart_step=None, author="echemmd", flush_every=1,
-                 deck_text=None, group="all", compression=None):
+                 deck_text=None, group="trajectory", compression=None):
         self.path = os.fspath(path)
         self.flush_every = int(flush_every or 0)
         self.n_atoms = system.n_atoms
