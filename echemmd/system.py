@@ -150,11 +150,10 @@ class System:
 
     @property
     def species(self) -> list:
-        """Sorted unique chemical symbols (by atomic number)."""
-        seen = {}
-        for s, z in zip(self.symbols, self.numbers):
-            seen[s] = int(z)
-        return sorted(seen, key=lambda s: seen[s])
+        """Unique chemical symbols, sorted by atomic number."""
+        from ase.data import chemical_symbols
+
+        return [chemical_symbols[z] for z in np.unique(self.numbers)]
 
     def species_index(self, species=None) -> np.ndarray:
         """Integer type per atom: the index of its symbol in ``species`` (default :attr:`species`)."""

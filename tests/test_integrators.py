@@ -59,14 +59,23 @@ def _system(positions, masses, cell, pbc):
     )
 
 
-def harmonic(n=100, dt=1.0, seed=11):
-    """Independent anisotropic oscillators, F = -k (x - x0); returns (system, compute)."""
+def harmonic(n=100, dt=1.0, seed=11, canonical_at=None):
+    """Independent anisotropic oscillators, F = -k (x - x0); returns (system, compute).
+
+    With ``canonical_at`` (K), positions and velocities are drawn from the
+    exact Boltzmann distribution at that temperature; otherwise atoms sit at
+    rest in their minima.
+    """
     rng = np.random.default_rng(seed)
     masses = rng.uniform(10.0, 100.0, n)
     omega = rng.uniform(0.05, 0.15, (n, 3)) / dt  # 1/fs
     k = omega**2 * masses[:, None] / FORCE_TO_ACCEL  # eV/Å^2
     x0 = rng.uniform(0.0, 30.0, (n, 3))
     system = _system(x0.copy(), masses, np.eye(3) * 30.0, [False] * 3)
+    if canonical_at is not None:
+        system.positions += rng.standard_normal((n, 3)) * np.sqrt(KB * canonical_at / k)
+        sigma_v = np.sqrt(KB * canonical_at * FORCE_TO_ACCEL / masses)
+        system.velocities[:] = rng.standard_normal((n, 3)) * sigma_v[:, None]
 
     def compute(s):
         d = s.positions - x0
@@ -213,16 +222,21 @@ def test_make_integrator():
 
 # ---------------------------------------------------------------- NVE
 def test_nve_energy_conservation_second_order(lj_liquid):
-    """Velocity Verlet: no drift over 10 ps, and the energy error scales as dt^2."""
+    """Velocity Verlet: no drift over 50 ps, and the energy error scales as dt^2.
+
+    Measured at dt = 5 fs: slope 1e-5 eV per 10 ps (7e-6 of K ~ 1.5 eV),
+    peak-to-peak 4.4e-4 eV (3e-4 of K). The residual wander comes from the
+    force jump at the cutoff of the energy-shifted potential; shorter runs
+    are dominated by it, hence 50 ps.
+    """
     s0, compute = lj_liquid
-    ke, pe, e = _run(VelocityVerlet(5.0), s0.copy(), compute, 2000)
+    ke, pe, e = _run(VelocityVerlet(5.0), s0.copy(), compute, 10_000)
     t = np.arange(len(e)) * 5.0
     slope = np.polyfit(t, e, 1)[0] * 1e4  # eV per 10 ps
     kinetic = ke.mean()
-    # measured: |slope| ~ 1e-5 eV/10 ps, ptp ~ 3e-4 eV, against K ~ 1.6 eV
-    assert abs(slope) < 1e-4 * kinetic
-    assert np.ptp(e) < 5e-4 * kinetic
-    # second order: halving dt divides the energy fluctuation by ~4
+    assert abs(slope) < 5e-5 * kinetic, slope
+    assert np.ptp(e) < 1e-3 * kinetic, np.ptp(e)
+    # second order: halving dt divides the energy fluctuation by ~4 (measured 3.7)
     _, _, e1 = _run(VelocityVerlet(4.0), s0.copy(), compute, 250)
     _, _, e2 = _run(VelocityVerlet(2.0), s0.copy(), compute, 500)
     ratio = np.std(e1) / np.std(e2)
@@ -266,19 +280,24 @@ def _berendsen(dt, t0, tau):
     "make",
     [
         lambda: LangevinBAOAB(1.0, T_HO, 0.1, seed=5, remove_com=False),
-        lambda: CSVR(1.0, T_HO, 20.0, seed=6, remove_com=False),
+        lambda: CSVR(1.0, T_HO, 5.0, seed=6, remove_com=False),
     ],
     ids=["langevin", "csvr"],
 )
 def test_canonical_harmonic(make):
     """<K>, var(K) and <U> of 100 anisotropic oscillators (300 dof) against the exact canonical values.
 
-    50k steps with a kinetic-energy correlation time of ~20 steps give
-    ~1000 independent samples: statistical errors ~0.3% on <K> and ~2% on
-    var(K), so the 2% / 10% tolerances sit at ~6 and ~5 standard errors.
+    The run starts from an exact canonical sample: a global thermostat
+    redistributes energy between independent oscillators only slowly, so a
+    start at rest in the minima biases var(K) by ~+5% over 50k steps (CSVR,
+    tau = 20 fs) for reasons of mixing, not of correctness. Block averages
+    over 50k steps (dt = 1 fs, omega dt <= 0.15) give standard errors of
+    ~0.1% on <K> and ~1.5% on var(K); measured over 3 systems x 2 seeds:
+    Langevin T 0.996-0.998, var 0.987-1.004; CSVR (tau 5 fs) T 0.998-1.001,
+    var 0.985-1.003. A weak-coupling thermostat gives var ~0.25
+    (:func:`test_variance_test_rejects_berendsen`).
     """
-    system, compute = harmonic()
-    maxwell_boltzmann(system, T_HO, np.random.default_rng(7), remove_com=False)
+    system, compute = harmonic(canonical_at=T_HO)
     integ = make()
     assert integ.n_dof(system) == 300
     ke, pe, _ = _run(integ, system, compute, 50_000)
@@ -291,8 +310,7 @@ def test_canonical_harmonic(make):
 
 def test_variance_test_rejects_berendsen():
     """The variance oracle has teeth: weak coupling holds <K> but squeezes var(K)."""
-    system, compute = harmonic()
-    maxwell_boltzmann(system, T_HO, np.random.default_rng(7), remove_com=False)
+    system, compute = harmonic(canonical_at=T_HO)
     ke, _, _ = _run(_berendsen(1.0, T_HO, 20.0), system, compute, 10_000)
     t_ratio, var_ratio = _canonical_stats(ke, 300, T_HO)
     assert abs(t_ratio - 1) < 0.02
@@ -303,18 +321,21 @@ def test_variance_test_rejects_berendsen():
     "make, n_steps",
     [
         (lambda: NoseHooverChain(5.0, T_LJ, 50.0), 20_000),
-        (lambda: CSVR(5.0, T_LJ, 25.0, seed=3), 8_000),
-        (lambda: LangevinBAOAB(5.0, T_LJ, 0.01, seed=4), 8_000),
+        (lambda: CSVR(5.0, T_LJ, 25.0, seed=3), 20_000),
+        (lambda: LangevinBAOAB(5.0, T_LJ, 0.05, seed=4), 20_000),
     ],
     ids=["nose-hoover", "csvr", "langevin"],
 )
 def test_canonical_lj_liquid(lj_liquid, make, n_steps):
-    """Kinetic-energy moments in the LJ fluid (321 dof).
+    """Kinetic-energy moments in the LJ fluid (321 dof), 100 ps at dt = 5 fs.
 
-    The Nosé–Hoover chain is tested here rather than on the oscillators: a
-    single deterministic chain coupled to independent harmonic oscillators
-    is not ergodic (var(K) comes out ~20% high), a property of NHC, not a
-    bug. The chaotic LJ fluid exchanges energy between atoms by itself.
+    The Nosé–Hoover chain is tested here rather than on the oscillators: one
+    deterministic chain coupled to independent harmonic oscillators started
+    at rest is not ergodic (var(K) comes out ~20% high), a property of NHC,
+    not a bug. The chaotic LJ fluid exchanges energy between atoms by itself.
+    Measured (block standard errors): NHC T 0.999 (0.001), var 0.983 (0.022);
+    CSVR T 1.000 (0.002), var 1.002 (0.021); Langevin T 0.999-1.000 (0.001),
+    var 0.98-1.00 (0.015). 200 ps runs gave var 0.99-1.02 for all three.
     """
     s0, compute = lj_liquid
     system = s0.copy()
@@ -324,9 +345,7 @@ def test_canonical_lj_liquid(lj_liquid, make, n_steps):
     ke, _, cons = _run(integ, system, compute, n_steps)
     t_ratio, var_ratio = _canonical_stats(ke, n_dof, T_LJ)
     assert abs(t_ratio - 1) < 0.02, t_ratio
-    # NHC: 20k steps give ~2.5% error on var(K); the shorter runs ~4-5%
-    tol = 0.10 if n_steps >= 20_000 else 0.20
-    assert abs(var_ratio - 1) < tol, var_ratio
+    assert abs(var_ratio - 1) < 0.10, var_ratio
     # COM momentum stays removed (Langevin projects it out after every O step)
     assert np.abs(system.masses @ system.velocities).max() < 1e-10
     # conserved quantity: fluctuates like the NVE energy (Verlet error only),
