@@ -203,6 +203,7 @@ class _Integrator:
         self.remove_com = bool(remove_com)
         self._forces = None
         self._bound_n = -1
+        self._ndof = 0
         self._restored = False
         self.n_steps = 0
 
@@ -268,7 +269,7 @@ class _Integrator:
             self._restored = False
             return
         system.velocities[system.frozen] = 0.0
-        if self._com_removed_flag() and self._all_mobile:
+        if self.remove_com and self._all_mobile:
             remove_com_momentum(system)
         self.n_steps = 0
         self._reset_thermostat(system)
@@ -401,22 +402,9 @@ class VelocityVerlet(_Integrator):
     kind = "nve"
 
     def _com_removed_flag(self) -> bool:
+        # NVE conserves the COM momentum: it counts as removed whether or not
+        # initialize subtracted it.
         return True
-
-    def initialize(self, system, result) -> None:
-        # NVE always counts the COM as conserved (n_dof), but only removes it when asked.
-        forces = np.asarray(result.forces, dtype=np.float64)
-        if forces.shape != (system.n_atoms, 3):
-            raise SimulationError(f"forces have shape {forces.shape}, expected ({system.n_atoms}, 3)")
-        self._bind(system)
-        self._forces = forces.copy()
-        if self._restored:
-            self._restored = False
-            return
-        system.velocities[system.frozen] = 0.0
-        if self.remove_com and self._all_mobile:
-            remove_com_momentum(system)
-        self.n_steps = 0
 
 
 # ====================================================================== Langevin
@@ -519,7 +507,7 @@ class LangevinBAOAB(_Integrator):
 def _csvr_resample(kin, kin_target, n_dof, c, rng):
     """New kinetic energy and signed scale factor of one exact CSVR update.
 
-    Bussi, Donadio, Parrinello, J. Chem. Phys. 126, 014101 (2007), eq. (A7),
+    Bussi, Donadio, Parrinello, J. Chem. Phys. 126, 014101 (2007), appendix,
     as in Bussi's reference ``resamplekin``: with R1 ~ N(0,1) and
     S ~ chi^2(n_dof - 1) (drawn as 2 Gamma((n_dof-1)/2)),
     ``K' = c K + (1-c) Kt (R1^2 + S) / n_dof + 2 R1 sqrt(c (1-c) K Kt / n_dof)``.
@@ -697,10 +685,14 @@ class NoseHooverChain(_Integrator):
 
     def _bind(self, system) -> None:
         super()._bind(system)
+        self._set_masses(self._ndof)
+
+    def _set_masses(self, n_dof) -> None:
         kt = KB * self.temperature
         q = np.full(self.chain, kt * self.tau**2)
-        q[0] = max(self._ndof, 1) * kt * self.tau**2
+        q[0] = max(n_dof, 1) * kt * self.tau**2
         self._q = q
+        self._ndof = n_dof
 
     def _reset_thermostat(self, system) -> None:
         self._xi[:] = 0.0
@@ -766,6 +758,7 @@ class NoseHooverChain(_Integrator):
         return {
             "temperature": float(self.temperature),
             "tau": float(self.tau),
+            "n_dof": int(self._ndof),
             "xi": self._xi.copy(),
             "vxi": self._vxi.copy(),
         }
@@ -777,6 +770,8 @@ class NoseHooverChain(_Integrator):
             raise InputError(f"checkpoint holds a Nose-Hoover chain of length {xi.size}, this run uses {self.chain}")
         self._xi = xi
         self._vxi = vxi
+        # thermostat_energy() is valid right after a load, before the first step
+        self._set_masses(int(np.asarray(d["n_dof"])[()]))
 
     def __repr__(self):
         return (

@@ -118,7 +118,7 @@ def test_file_layout_follows_h5md(tmp_path):
         assert list(f["h5md"].attrs["version"]) == [1, 1]
         assert f["h5md/author"].attrs["name"] == "echemmd"
         assert f["h5md/creator"].attrs["name"] == "echemmd"
-        p = f["particles/all"]
+        p = f["particles/trajectory"]
         box = p["box"]
         assert box.attrs["dimension"] == 3
         assert [b.decode() if isinstance(b, bytes) else b for b in box.attrs["boundary"]] == \
@@ -242,7 +242,7 @@ def test_append_truncates_frames_after_restart_step(tmp_path):
     d = read_h5md(path)
     assert d["step"].tolist() == [0, 10, 20, 30, 40, 50]
     with h5py.File(path, "r") as f:
-        for g in ("particles/all/velocity", "particles/all/image", "particles/all/box/edges",
+        for g in ("particles/trajectory/velocity", "particles/trajectory/image", "particles/trajectory/box/edges",
                   "observables/temperature"):
             assert f[g]["step"][()].tolist() == [0, 10, 20, 30, 40, 50]
             assert f[g]["value"].shape[0] == 6
@@ -336,7 +336,7 @@ def test_flushed_frames_readable_while_writing(tmp_path):
         for k in range(3):
             w.write(k, float(k), system, None, {"temperature": 300.0 + k})
         code = (f"import h5py; f = h5py.File({str(path)!r}, 'r'); "
-                "print(f['particles/all/position/value'].shape[0], f['observables/temperature/value'][-1])")
+                "print(f['particles/trajectory/position/value'].shape[0], f['observables/temperature/value'][-1])")
         out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
         assert out.split() == ["3", "302.0"]
         code = ("import MDAnalysis as mda; u = mda.Universe.empty(%d); "
