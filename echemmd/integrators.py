@@ -251,8 +251,9 @@ class _Integrator:
         """Prepare a run from the forces at the starting positions.
 
         On a fresh integrator: zero the velocities of frozen atoms, remove the
-        COM momentum when it counts as removed (see :meth:`n_dof`) and reset
-        the thermostat. After :meth:`load_state_dict`: only take the forces.
+        COM momentum (``remove_com`` and no frozen atom) and reset the
+        thermostat. After :meth:`load_state_dict`: only take the forces, so
+        velocities and thermostat state continue bitwise.
 
         Parameters
         ----------
