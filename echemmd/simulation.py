@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import signal
 import threading
-import time as wallclock
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,7 +71,6 @@ class Simulation:
         self.time = float(time)
         self.result = None
         self.target_step = self.step
-        self.started_at = None
         self._initialized = False
         self._stop_reason = None
         self._observed_start = bool(restarted)
@@ -151,12 +149,13 @@ class Simulation:
         """
         self.initialize()
         self.target_step = self.step + int(n_steps)
-        self.started_at = wallclock.perf_counter()
-        self._start_step = self.step
         if not self._observed_start:
             # A restarted run's first state was observed by the run that wrote the checkpoint.
             self._notify()
         with _StopOnSignal(self):
+            # A starting state beyond the limits stops before the first step.
+            if self._stop_reason is not None:
+                self._abort(self._stop_reason)
             while self.step < self.target_step:
                 self.result = self.integrator.step(self.system, self.forcefield.compute)
                 self.step += 1
@@ -167,15 +166,6 @@ class Simulation:
                 if self._stop_reason is not None:
                     self._abort(self._stop_reason)
         return self.result
-
-    @property
-    def atom_steps_per_second(self) -> float:
-        """Throughput since the start of the current :meth:`run`."""
-        if self.started_at is None:
-            return 0.0
-        elapsed = wallclock.perf_counter() - self.started_at
-        done = self.step - self._start_step
-        return self.system.n_atoms * done / elapsed if elapsed > 0 and done > 0 else 0.0
 
     def close(self):
         """Close every observer (idempotent)."""
@@ -213,14 +203,6 @@ class Simulation:
                 self._stop_reason = (f"atoms {i} ({self.system.symbols[i]}) and {j} ({self.system.symbols[j]}) are "
                                      f"{rmin:.4g} Å apart at step {self.step}, closer than "
                                      f"limits.min_distance = {self.limits.min_distance} Å")
-
-    def check_start(self):
-        """Raise if the starting state is already beyond the limits (overlapping atoms, NaN)."""
-        self.initialize()
-        if self._stop_reason is not None:
-            reason, self._stop_reason = self._stop_reason, None
-            self._initialized = False
-            raise SimulationError(f"the starting structure is not usable: {reason}")
 
     def request_stop(self, reason: str):
         """Ask the loop to stop cleanly after the current step (signal-safe)."""

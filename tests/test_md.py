@@ -131,3 +131,17 @@ def test_nan_stops_the_run_and_names_the_atom():
     with pytest.raises(SimulationError, match=r"non-finite energy, force or position at step 3 \(atom 7, Ar\)"):
         sim.run(10)
     assert sim.step == 3
+
+
+def test_atoms_closer_than_the_limit_stop_the_run():
+    from echemmd.simulation import Limits
+
+    system = argon_liquid()
+    ff = lj_forcefield()
+    ff.compute(system)
+    rmin, i, j = ff.neighbors.closest_pair(system.positions, system.cell)
+    sim = Simulation(system, ff, VelocityVerlet(dt=2.0), limits=Limits(min_distance=rmin + 0.2))
+    with pytest.raises(SimulationError, match=r"atoms \d+ \(Ar\) and \d+ \(Ar\) are [0-9.]+ Å apart at step 0, "
+                                              r"closer than limits.min_distance"):
+        sim.run(5)
+    assert sim.step == 0
