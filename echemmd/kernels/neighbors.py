@@ -209,6 +209,23 @@ def max_displacement_sq(positions, reference):
     return m
 
 
+def pair_vector(positions, cell, i, j, shift):
+    """r_ij = x_j + shift @ cell - x_i for one list entry (Å); the one place this is written."""
+    d0 = positions[j, 0] - positions[i, 0]
+    d1 = positions[j, 1] - positions[i, 1]
+    d2 = positions[j, 2] - positions[i, 2]
+    for k in range(3):
+        s = shift[k]
+        if s != 0:
+            d0 += s * cell[k, 0]
+            d1 += s * cell[k, 1]
+            d2 += s * cell[k, 2]
+    return d0, d1, d2
+
+
+_pair_vector = njit(inline="always")(pair_vector)
+
+
 @njit(cache=True)
 def closest_pair(positions, cell, first, neighbors, shifts):
     """Shortest pair distance in a neighbour list.
@@ -227,14 +244,7 @@ def closest_pair(positions, cell, first, neighbors, shifts):
     for i in range(n):
         for p in range(first[i], first[i + 1]):
             j = neighbors[p]
-            d0 = positions[j, 0] - positions[i, 0]
-            d1 = positions[j, 1] - positions[i, 1]
-            d2 = positions[j, 2] - positions[i, 2]
-            for k in range(3):
-                s = shifts[p, k]
-                d0 += s * cell[k, 0]
-                d1 += s * cell[k, 1]
-                d2 += s * cell[k, 2]
+            d0, d1, d2 = _pair_vector(positions, cell, i, j, shifts[p])
             r2 = d0 * d0 + d1 * d1 + d2 * d2
             if r2 < best:
                 best = r2

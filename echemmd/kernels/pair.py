@@ -20,6 +20,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from echemmd.kernels.neighbors import _pair_vector
+
 LENNARD_JONES = 0
 BORN_MAYER_HUGGINS = 1
 N_PARAMS = 7
@@ -113,15 +115,7 @@ def pair_forces_full(style, positions, cell, types, params, first, neighbors, sh
         w22 = 0.0
         for q in range(first[i], first[i + 1]):
             j = neighbors[q]
-            d0 = positions[j, 0] - positions[i, 0]
-            d1 = positions[j, 1] - positions[i, 1]
-            d2 = positions[j, 2] - positions[i, 2]
-            for k in range(3):
-                s = shifts[q, k]
-                if s != 0:
-                    d0 += s * cell[k, 0]
-                    d1 += s * cell[k, 1]
-                    d2 += s * cell[k, 2]
+            d0, d1, d2 = _pair_vector(positions, cell, i, j, shifts[q])
             r2 = d0 * d0 + d1 * d1 + d2 * d2
             e, g = _pair(style, r2, params[ti, types[j]])
             if g == 0.0 and e == 0.0:
