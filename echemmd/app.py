@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from echemmd import __version__
+from echemmd.electrostatics import Ewald
 from echemmd.errors import InputError, SimulationError
 from echemmd.forcefield import ForceField
 from echemmd.integrators import make_integrator, maxwell_boltzmann
@@ -27,13 +28,32 @@ from echemmd.potentials import PairPotential
 from echemmd.simulation import Limits, Simulation
 
 
-def build_forcefield(deck) -> ForceField:
-    """The force field of a deck: one term per ``[[pair]]`` table, sharing one neighbour list."""
+def build_electrostatics(deck, system):
+    """The Ewald term of ``[electrostatics]`` with its parameters set up for ``system``, or None."""
+    es = deck["electrostatics"]
+    if es["method"] == "none":
+        return None
+    sw = es["switch"]
+    ewald = Ewald(accuracy=es["accuracy"], alpha=es["alpha"], r_cut=es["r_cut"], k_cut=es["k_cut"],
+                  slab_factor=es["slab_factor"], sigma=dict(es["sigma"] or {}) or None,
+                  switch=(sw["r_on"], sw["r_off"]) if sw else None)
+    try:
+        ewald.setup(system)
+    except InputError as exc:
+        raise InputError(f"{deck.source}: [electrostatics]: {exc}") from None
+    return ewald
+
+
+def build_forcefield(deck, system) -> ForceField:
+    """The force field of a deck: one term per ``[[pair]]`` table and the electrostatics, one neighbour list."""
     terms = []
     for k, t in enumerate(deck.data.get("pair", [])):
         name = t["style"] if len(deck.data["pair"]) == 1 else f"{t['style']}{k}"
         terms.append(PairPotential(t["style"], t["coeffs"], t["cutoff"], shift=t["shift"], mixing=t["mixing"],
                                    name=name))
+    ewald = build_electrostatics(deck, system)
+    if ewald is not None:
+        terms.append(ewald)
     cutoff = max((t.cutoff for t in terms), default=0.0)
     neighbors = NeighborList(cutoff, deck["neighbors"]["skin"]) if cutoff > 0 else None
     return ForceField(terms, neighbors)
@@ -87,7 +107,7 @@ def check_structure(deck, system, forcefield):
 def evaluate(deck) -> dict:
     """Single point on the deck's structure: energy, terms, forces, stress, charges (JSON-ready)."""
     system = build_system(deck)
-    forcefield = build_forcefield(deck)
+    forcefield = build_forcefield(deck, system)
     result = check_structure(deck, system, forcefield)
     volume = system.volume
     return {
@@ -123,13 +143,13 @@ def build_simulation(deck, restart=None, stream=None, progress_stream=None):
     out = deck["output"]
     directory = Path(out["directory"])
     directory.mkdir(parents=True, exist_ok=True)
-    forcefield = build_forcefield(deck)
     integrator = build_integrator(deck)
     step, time = 0, 0.0
     if restart is not None:
         ckpt = load_checkpoint(restart)
         system = ckpt.system
         _check_restart_matches(deck, system, restart)
+        forcefield = build_forcefield(deck, build_system(deck))
         step, time = ckpt.step, ckpt.time
         integrator.load_state_dict(ckpt.integrator_state)
         reference = ckpt.extra.get("neighbor_reference") if ckpt.extra else None
@@ -137,6 +157,7 @@ def build_simulation(deck, restart=None, stream=None, progress_stream=None):
             forcefield.neighbors.build(np.asarray(reference), system.cell, system.pbc)
     else:
         system = prepare_system(deck)
+        forcefield = build_forcefield(deck, system)
         check_structure(deck, system, forcefield)
         if forcefield.neighbors is not None:
             # Start the run from a list built on the starting positions, as a restart would.
@@ -205,6 +226,9 @@ def run(deck, restart=None, stream=None, progress_stream=None):
         return sim
     print(f"echemmd {__version__}: {sim.system.n_atoms} atoms, {type(sim.integrator).__name__}, "
           f"dt = {sim.integrator.dt} fs, steps {sim.step} -> {total}", file=stream)
+    for term in sim.forcefield.terms:
+        if isinstance(term, Ewald):
+            print(term.params.summary(), file=stream)
     try:
         sim.run(remaining)
     except SimulationError:

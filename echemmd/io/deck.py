@@ -241,6 +241,18 @@ SECTIONS: tuple[Section, ...] = (
             '`"Na-Cl" = { A = 0.2637, rho = 0.317, sigma = 2.755, C = 6.99, D = 8.68 }`.'
         ),
     ),
+    Section(
+        "electrostatics",
+        heading="[electrostatics]",
+        description=(
+            "Long-range Coulomb: Ewald sum of Gaussian (or point) charges for bulk cells (pbc T T T) "
+            "and slabs (pbc T T F, c along z, padded along z with the Yeh–Berkowitz / "
+            "Ballenegger–Arnold–Cerda correction). Charges come from the structure's "
+            "`initial_charges`. Whatever of `alpha`, `r_cut`, `k_cut` is not set is chosen from "
+            "`accuracy` (Kolafa–Perram estimates) and printed at the start of a run. Giving the "
+            'section selects `method = "ewald"` unless `method` says otherwise.'
+        ),
+    ),
     Section("md", required=True, heading="[md]",
             description="Molecular dynamics: length, time step, thermostat, seed."),
     Section(
@@ -328,6 +340,31 @@ KEYS: tuple[Key, ...] = (
     Key("pair.coeffs.bmh", "cutoff", "float", None, "Å", min=0.0, min_inclusive=False,
         description="Cutoff of this pair, at most the term's `cutoff`. Unset: the term's cutoff.",
         doc_default="pair cutoff"),
+    # [electrostatics]
+    Key("electrostatics", "method", "str", "none", choices=("none", "ewald"), description=(
+        '`"ewald"`: Ewald sum; `"none"`: no long-range Coulomb.'),
+        doc_default='"none" without the section, "ewald" with it'),
+    Key("electrostatics", "accuracy", "float", 1e-6, min=0.0, max=1.0, min_inclusive=False,
+        max_inclusive=False, description=(
+            "Relative RMS force error, relative to the force between two unit charges 1 Å apart "
+            "(as LAMMPS `kspace_style ewald`).")),
+    Key("electrostatics", "alpha", "float", None, "1/Å", min=0.0, min_inclusive=False,
+        description="Ewald splitting parameter. Unset: chosen from `accuracy`.", doc_default="from accuracy"),
+    Key("electrostatics", "r_cut", "float", None, "Å", min=0.0, min_inclusive=False,
+        description="Real-space cutoff. Unset: chosen from `accuracy`.", doc_default="from accuracy"),
+    Key("electrostatics", "k_cut", "float", None, "1/Å", min=0.0, min_inclusive=False,
+        description="Reciprocal-space cutoff on |k| (k includes the 2 pi). Unset: chosen from `accuracy`.",
+        doc_default="from accuracy"),
+    Key("electrostatics", "slab_factor", "float", 3.0, min=1.0, description=(
+        "Slabs: the periodic cell of the Ewald sum is the cell with c multiplied by this factor "
+        "(LAMMPS `kspace_modify slab`).")),
+    Key("electrostatics", "sigma", "table", {}, "Å", description=(
+        'Gaussian charge width per element, e.g. `{ Na = 0.5, Cl = 0.9 }`; elements not listed '
+        "are point charges."), doc_default="point charges", doc_allowed="elements present, widths >= 0"),
+    Key("electrostatics", "switch", "table", None, "Å", description=(
+        "`{ r_on = ..., r_off = ... }`: remove the short-range Coulomb that a machine-learning "
+        "potential already holds, with the C2 quintic switch (off when unset)."),
+        doc_default="unset", doc_allowed="0 <= r_on < r_off"),
     # [md]
     Key("md", "steps", "int", min=0, description="Number of MD steps."),
     Key("md", "dt", "float", 1.0, "fs", min=0.0, min_inclusive=False, description="Time step."),
@@ -1054,12 +1091,55 @@ def _check_pairs_against_structure(data: dict, atoms, structure: str, ctx: _Cont
                               f"{hint} '{a}-{b}'")
 
 
+def _check_electrostatics(data: dict, ctx: _Context, given: dict) -> None:
+    es = data["electrostatics"]
+    if "electrostatics" in given and "method" not in given["electrostatics"]:
+        es["method"] = "ewald"
+    for el, width in (es["sigma"] or {}).items():
+        if not isinstance(width, (int, float)) or isinstance(width, bool) or width < 0:
+            ctx.error(_join("electrostatics.sigma", el), f"must be a width >= 0 Å, got {_short(width)}")
+    sw = es["switch"]
+    if sw is not None:
+        keys = set(sw)
+        if keys != {"r_on", "r_off"}:
+            ctx.error("electrostatics.switch", f"needs exactly the keys r_on and r_off (Å), got {sorted(keys)}")
+        elif not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in sw.values()):
+            ctx.error("electrostatics.switch", "r_on and r_off must be numbers (Å)")
+        elif not (0.0 <= sw["r_on"] < sw["r_off"]):
+            ctx.error("electrostatics.switch", f"needs 0 <= r_on < r_off, got r_on = {sw['r_on']}, "
+                      f"r_off = {sw['r_off']}")
+        elif es["r_cut"] is not None and es["r_cut"] < sw["r_off"]:
+            ctx.error("electrostatics.r_cut", f"{es['r_cut']} Å is below switch.r_off = {sw['r_off']} Å; "
+                      "the real-space sum must include every switched pair")
+
+
+def _check_electrostatics_against_structure(data: dict, atoms, structure: str, ctx: _Context) -> None:
+    es = data["electrostatics"]
+    if es["method"] == "none":
+        return
+    present = sorted(set(atoms.get_chemical_symbols()))
+    for el in es["sigma"] or {}:
+        if el not in present:
+            ctx.error(_join("electrostatics.sigma", el), f"element {el} is not in the structure {structure} "
+                      f"(elements present: {', '.join(present)})")
+    pbc = tuple(bool(p) for p in atoms.pbc)
+    if pbc not in ((True, True, True), (True, True, False)):
+        ctx.error("electrostatics.method", f"Ewald needs a periodic structure: pbc (T, T, T), or (T, T, F) "
+                  f"for a slab; {structure} has pbc {pbc}")
+    elif pbc == (True, True, False):
+        cell = atoms.cell.array
+        if abs(cell[0, 2]) > 1e-8 or abs(cell[1, 2]) > 1e-8 or abs(cell[2, 0]) > 1e-8 or abs(cell[2, 1]) > 1e-8:
+            ctx.error("electrostatics.method", f"a slab needs a and b in the xy plane and c along z; the cell "
+                      f"of {structure} is {cell.round(6).tolist()}")
+
+
 # Checks across keys, run after every key has its type: (function, needs `given`).
 _DECK_CHECKS: list[tuple[Callable, bool]] = [
     (_check_system, False),
     (_check_groups, False),
     (_check_md, True),
     (_check_pair_terms, False),
+    (_check_electrostatics, True),
 ]
 
 
@@ -1117,6 +1197,7 @@ def _validate(raw: dict, ctx: _Context, overrides: dict | None, path: Path | Non
     except InputError as exc:
         raise InputError(f"{ctx.source}: system.structure: {exc}") from None
     _check_pairs_against_structure(data, atoms, structure, ctx)
+    _check_electrostatics_against_structure(data, atoms, structure, ctx)
     ctx.raise_if_errors()
 
     notes = []

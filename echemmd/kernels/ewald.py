@@ -1,0 +1,284 @@
+"""Numba kernels for Ewald electrostatics of Gaussian charges.
+
+Pure array functions. The scalar pair math is written once as plain Python
+(``switch``, ``make_real_space_pair``) and compiled with ``njit(inline="always")``
+here; CUDA kernels compile the same functions as device functions (a scalar
+function that calls another is made by a factory taking the compiled callee).
+
+Conventions: energies are ``ke`` (the Coulomb constant, passed in) times
+charge products times functions of distance in 1/Å. With r_ij = x_j - x_i,
+the force on j is ``g r_ij`` and the pair's virial ``g r_ij (x) r_ij``.
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from echemmd.kernels.neighbors import _pair_vector
+
+TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+N_CHUNKS = 32  # fixed, so the structure-factor sum does not depend on the thread count
+
+
+def switch(r, r_on, r_off):
+    """C2 quintic switch S(r) = x^3 (10 - 15 x + 6 x^2), x = (r - r_on)/(r_off - r_on), and dS/dr (1/Å).
+
+    S = 0 below r_on, 1 above r_off. ``r_off <= 0`` means no switch (S = 1).
+    """
+    if r_off <= 0.0 or r >= r_off:
+        return 1.0, 0.0
+    if r <= r_on:
+        return 0.0, 0.0
+    width = r_off - r_on
+    x = (r - r_on) / width
+    x2 = x * x
+    return x2 * x * (10.0 - 15.0 * x + 6.0 * x2), 30.0 * x2 * (1.0 - x) * (1.0 - x) / width
+
+
+def make_real_space_pair(switch_fn):
+    """Build the real-space pair kernel on a compiled ``switch`` (CPU or CUDA device function)."""
+
+    def real_space_pair(r, alpha, gamma, r_on, r_off):
+        """Real-space Ewald kernel of two Gaussian charges with the short-range switch.
+
+        f(r) = [S(r) erf(r / gamma) - erf(alpha r)] / r, in 1/Å, and df/dr in 1/Å^2.
+        That is erfc(alpha r)/r - erfc(r/gamma)/r (the Gaussian-pair real-space
+        term) minus (1 - S) erf(r/gamma)/r (the Coulomb the network already holds).
+        gamma = 0 means point charges (erf(r/gamma) = 1).
+        """
+        s, ds = switch_fn(r, r_on, r_off)
+        if gamma > 0.0:
+            a = math.erf(r / gamma)
+            da = TWO_OVER_SQRT_PI / gamma * math.exp(-(r * r) / (gamma * gamma))
+        else:
+            a = 1.0
+            da = 0.0
+        b = math.erf(alpha * r)
+        db = TWO_OVER_SQRT_PI * alpha * math.exp(-alpha * alpha * r * r)
+        inv_r = 1.0 / r
+        f = (s * a - b) * inv_r
+        df = (ds * a + s * da - db) * inv_r - f * inv_r
+        return f, df
+
+    return real_space_pair
+
+
+_switch = njit(inline="always")(switch)
+_real_space_pair = njit(inline="always")(make_real_space_pair(_switch))
+#: The pair kernel as plain Python (for tests and tools).
+real_space_pair = make_real_space_pair(switch)
+
+
+@njit(cache=True, parallel=True)
+def real_space(positions, cell, charges, sigma, first, neighbors, shifts, alpha, r_cut, r_on, r_off, ke,
+               want_forces):
+    """Real-space sum over a full neighbour list.
+
+    Parameters
+    ----------
+    positions : float64 (N, 3)
+        Positions the list refers to, Å.
+    cell : float64 (3, 3)
+        Cell vectors as rows, Å.
+    charges : float64 (N,)
+        Charges, e.
+    sigma : float64 (N,)
+        Gaussian widths, Å (0 for point charges).
+    first, neighbors, shifts :
+        Full neighbour list (CSR); pairs beyond ``r_cut`` are skipped.
+    alpha : float
+        Ewald splitting parameter, 1/Å.
+    r_cut : float
+        Real-space cutoff, Å.
+    r_on, r_off : float
+        Switch radii, Å (r_off <= 0: no switch).
+    ke : float
+        Coulomb constant, eV Å / e^2.
+    want_forces : bool
+        Also compute forces and virial.
+
+    Returns
+    -------
+    phi : float64 (N,)
+        Potential at each atom, dE/dq_i, V.
+    forces : float64 (N, 3)
+        eV/Å (zeros unless ``want_forces``).
+    virial : float64 (3, 3)
+        eV.
+    """
+    n = positions.shape[0]
+    rc2 = r_cut * r_cut
+    phi = np.zeros(n)
+    forces = np.zeros((n, 3))
+    virial_i = np.zeros((n, 6))
+    for i in prange(n):
+        qi = charges[i]
+        si2 = sigma[i] * sigma[i]
+        p = 0.0
+        f0 = 0.0
+        f1 = 0.0
+        f2 = 0.0
+        w00 = 0.0
+        w11 = 0.0
+        w22 = 0.0
+        w12 = 0.0
+        w02 = 0.0
+        w01 = 0.0
+        for q in range(first[i], first[i + 1]):
+            j = neighbors[q]
+            qj = charges[j]
+            if qj == 0.0 and not want_forces:
+                continue
+            d0, d1, d2 = _pair_vector(positions, cell, i, j, shifts[q])
+            r2 = d0 * d0 + d1 * d1 + d2 * d2
+            if r2 >= rc2:
+                continue
+            r = math.sqrt(r2)
+            gamma = math.sqrt(2.0 * (si2 + sigma[j] * sigma[j]))
+            f, df = _real_space_pair(r, alpha, gamma, r_on, r_off)
+            p += qj * f
+            if want_forces:
+                g = -qi * qj * df / r
+                f0 -= g * d0
+                f1 -= g * d1
+                f2 -= g * d2
+                hg = 0.5 * g
+                w00 += hg * d0 * d0
+                w11 += hg * d1 * d1
+                w22 += hg * d2 * d2
+                w12 += hg * d1 * d2
+                w02 += hg * d0 * d2
+                w01 += hg * d0 * d1
+        phi[i] = ke * p
+        if want_forces:
+            forces[i, 0] = ke * f0
+            forces[i, 1] = ke * f1
+            forces[i, 2] = ke * f2
+            virial_i[i, 0] = w00
+            virial_i[i, 1] = w11
+            virial_i[i, 2] = w22
+            virial_i[i, 3] = w12
+            virial_i[i, 4] = w02
+            virial_i[i, 5] = w01
+    virial = np.zeros((3, 3))
+    if want_forces:
+        for i in range(n):
+            virial[0, 0] += virial_i[i, 0]
+            virial[1, 1] += virial_i[i, 1]
+            virial[2, 2] += virial_i[i, 2]
+            virial[1, 2] += virial_i[i, 3]
+            virial[0, 2] += virial_i[i, 4]
+            virial[0, 1] += virial_i[i, 5]
+        virial[2, 1] = virial[1, 2]
+        virial[2, 0] = virial[0, 2]
+        virial[1, 0] = virial[0, 1]
+        virial *= ke
+    return phi, forces, virial
+
+
+@njit(inline="always")
+def _phase_tables(frac_j, hmax, kmax, lmax, ex, ey, ez):
+    """exp(2 pi i m s) for m = 0..hmax along a, -kmax..kmax along b, -lmax..lmax along c, by recurrence."""
+    two_pi = 2.0 * math.pi
+    base_x = complex(math.cos(two_pi * frac_j[0]), math.sin(two_pi * frac_j[0]))
+    base_y = complex(math.cos(two_pi * frac_j[1]), math.sin(two_pi * frac_j[1]))
+    base_z = complex(math.cos(two_pi * frac_j[2]), math.sin(two_pi * frac_j[2]))
+    ex[0] = 1.0
+    for m in range(1, hmax + 1):
+        ex[m] = ex[m - 1] * base_x
+    ey[kmax] = 1.0
+    for m in range(1, kmax + 1):
+        ey[kmax + m] = ey[kmax + m - 1] * base_y
+        ey[kmax - m] = ey[kmax + m].conjugate()
+    ez[lmax] = 1.0
+    for m in range(1, lmax + 1):
+        ez[lmax + m] = ez[lmax + m - 1] * base_z
+        ez[lmax - m] = ez[lmax + m].conjugate()
+
+
+@njit(cache=True, parallel=True)
+def structure_factors(frac, charges, kidx, hmax, kmax, lmax):
+    """S(k) = sum_j q_j exp(i k . r_j) for the listed k (half space), e.
+
+    Parameters
+    ----------
+    frac : float64 (N, 3)
+        Fractional coordinates.
+    charges : float64 (N,)
+    kidx : int64 (K, 3)
+        Integer (h, k, l) of each k-vector, h >= 0.
+    hmax, kmax, lmax : int
+        Largest |index| along each reciprocal vector.
+
+    Returns
+    -------
+    complex128 (K,)
+    """
+    n = frac.shape[0]
+    nk = kidx.shape[0]
+    partial = np.zeros((N_CHUNKS, nk), dtype=np.complex128)
+    chunk = (n + N_CHUNKS - 1) // N_CHUNKS
+    for c in prange(N_CHUNKS):
+        ex = np.empty(hmax + 1, dtype=np.complex128)
+        ey = np.empty(2 * kmax + 1, dtype=np.complex128)
+        ez = np.empty(2 * lmax + 1, dtype=np.complex128)
+        for j in range(c * chunk, min(n, (c + 1) * chunk)):
+            qj = charges[j]
+            if qj == 0.0:
+                continue
+            _phase_tables(frac[j], hmax, kmax, lmax, ex, ey, ez)
+            for m in range(nk):
+                partial[c, m] += qj * ex[kidx[m, 0]] * ey[kmax + kidx[m, 1]] * ez[lmax + kidx[m, 2]]
+    s = np.zeros(nk, dtype=np.complex128)
+    for c in range(N_CHUNKS):
+        for m in range(nk):
+            s[m] += partial[c, m]
+    return s
+
+
+@njit(cache=True, parallel=True)
+def reciprocal_potential_forces(frac, charges, kidx, kvec, weight, sk, hmax, kmax, lmax, want_forces):
+    """Reciprocal-space potential and forces from the structure factors.
+
+    With E = sum_k W_k |S_k|^2 over the half space: phi_j = 2 sum_k W_k Re(S_k* e_j),
+    F_j = 2 q_j sum_k W_k k Im(S_k* e_j), e_j = exp(i k . r_j).
+
+    Returns
+    -------
+    phi : float64 (N,)
+        V.
+    forces : float64 (N, 3)
+        eV/Å.
+    """
+    n = frac.shape[0]
+    nk = kidx.shape[0]
+    phi = np.zeros(n)
+    forces = np.zeros((n, 3))
+    chunk = (n + N_CHUNKS - 1) // N_CHUNKS
+    for c in prange(N_CHUNKS):
+        ex = np.empty(hmax + 1, dtype=np.complex128)
+        ey = np.empty(2 * kmax + 1, dtype=np.complex128)
+        ez = np.empty(2 * lmax + 1, dtype=np.complex128)
+        for j in range(c * chunk, min(n, (c + 1) * chunk)):
+            _phase_tables(frac[j], hmax, kmax, lmax, ex, ey, ez)
+            p = 0.0
+            f0 = 0.0
+            f1 = 0.0
+            f2 = 0.0
+            for m in range(nk):
+                e = ex[kidx[m, 0]] * ey[kmax + kidx[m, 1]] * ez[lmax + kidx[m, 2]]
+                t = sk[m].conjugate() * e
+                p += weight[m] * t.real
+                if want_forces:
+                    wi = weight[m] * t.imag
+                    f0 += wi * kvec[m, 0]
+                    f1 += wi * kvec[m, 1]
+                    f2 += wi * kvec[m, 2]
+            phi[j] = 2.0 * p
+            if want_forces:
+                q2 = 2.0 * charges[j]
+                forces[j, 0] = q2 * f0
+                forces[j, 1] = q2 * f1
+                forces[j, 2] = q2 * f2
+    return phi, forces
