@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import sys
 import time
 from pathlib import Path
 
@@ -147,14 +144,6 @@ def bench_ase_md(n, steps):
     return {"n_atoms": n, "steps": steps, "seconds": t, "atom_steps_per_s": n * steps / t}
 
 
-def machine():
-    import numba
-
-    return {"python": sys.version.split()[0], "numba": numba.__version__, "numpy": np.__version__,
-            "platform": platform.platform(), "processor": platform.processor(), "cpu_count": os.cpu_count(),
-            "numba_threads": numba.get_num_threads()}
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes only")
@@ -169,6 +158,8 @@ def main(argv=None):
     print(f"  build time ~ N^{nl['scaling_exponent']:.3f} (N >= 4000: N^{nl['scaling_exponent_n_ge_4000'] or float('nan'):.3f})")
     print("Lennard-Jones MD, velocity Verlet")
     md = bench_lj_md(md_sizes, steps)
+    from benchmarks_common import machine
+
     from echemmd import __version__
 
     out = {"benchmark": "foundation", "echemmd": __version__, "machine": machine(),

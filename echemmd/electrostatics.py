@@ -34,7 +34,7 @@ from echemmd.kernels import ewald as kernels
 from echemmd.units import KE
 
 #: Cost of one real-space pair relative to one (atom, k-vector) term; sets the optimal alpha.
-REAL_TO_RECIPROCAL_COST = 5.0
+REAL_TO_RECIPROCAL_COST = 10.0
 SQRT_PI = math.sqrt(math.pi)
 
 
@@ -213,7 +213,14 @@ class Ewald:
         alpha, r_cut = self.alpha_set, self.r_cut_set
         r_min = self.switch[1] if self.switch else 0.0
         if r_cut is None and alpha is None:
-            alpha = SQRT_PI * (REAL_TO_RECIPROCAL_COST * n / volume**2) ** (1.0 / 6.0)
+            # Optimal split: real-space work ~ N rho r_c^3, reciprocal work ~ N V k_c^3 with r_c ~ 1/alpha,
+            # k_c ~ alpha; rho is the density where the atoms are (the slab, not the padded cell).
+            occupied = volume
+            if slab:
+                z = system.positions[:, 2]
+                extent = (z.max() - z.min() + 1.0) if z.size else 1.0
+                occupied = abs(np.linalg.det(system.cell[:2, :2])) * min(extent, system.cell[2, 2])
+            alpha = SQRT_PI * (REAL_TO_RECIPROCAL_COST * n / (occupied * volume)) ** (1.0 / 6.0)
         if r_cut is None:
             r_cut = self._cutoff_for(q2, n, volume, alpha, target)
             if r_cut < r_min:

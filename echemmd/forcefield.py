@@ -25,12 +25,16 @@ class Contribution:
         Virial W = sum over pairs of r_ij (x) F_j, eV. Stress = -W / V.
     terms : dict of str to float
         Energy of each named term, eV.
+    extra : dict of str to float
+        Other observables of the evaluation by canonical name (e.g. ``charge_<electrode>`` in e,
+        ``cg_iterations``, ``cg_residual`` in V).
     """
 
     energy: float
     forces: np.ndarray
     virial: np.ndarray
     terms: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
 
     def stress(self, volume: float) -> np.ndarray:
         """Stress tensor -W/V in eV/Å^3 (ASE sign convention)."""
@@ -47,11 +51,17 @@ class ForceField:
         and ``compute(system, neighbors) -> Contribution``.
     neighbors : echemmd.neighbors.NeighborList or None
         Built for the largest cutoff among the terms.
+    charge_solver : echemmd.charges.ChargeSolver or None
+        Solves the variable charges (warm-started from the current ones) before the terms run;
+        it is also a term itself (chi, J, psi and field energies).
     """
 
-    def __init__(self, terms, neighbors=None):
+    def __init__(self, terms, neighbors=None, charge_solver=None):
         self.terms = list(terms)
         self.neighbors = neighbors
+        self.charge_solver = charge_solver
+        if charge_solver is not None and charge_solver not in self.terms:
+            self.terms.append(charge_solver)
 
     @property
     def cutoff(self) -> float:
@@ -61,6 +71,8 @@ class ForceField:
         """Energy, forces and virial of ``system``; updates the neighbour list if needed."""
         if self.neighbors is not None:
             self.neighbors.update(system.positions, system.cell, system.pbc)
+        if self.charge_solver is not None:
+            self.charge_solver.solve(system, self.neighbors)
         n = system.n_atoms
         total = Contribution(0.0, np.zeros((n, 3)), np.zeros((3, 3)), {})
         for term in self.terms:
@@ -69,6 +81,7 @@ class ForceField:
             total.forces += c.forces
             total.virial += c.virial
             total.terms[term.name] = c.energy
+            total.extra.update(c.extra)
         return total
 
     def __call__(self, system) -> Contribution:

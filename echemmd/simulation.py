@@ -119,6 +119,7 @@ class Simulation:
         }
         for name, value in self.result.terms.items():
             out[f"energy_{name}"] = value
+        out.update(self.result.extra)
         if self.system.pbc.all():
             out["volume"] = self.system.volume
             out["pressure"] = self.pressure * EV_PER_A3_TO_GPA

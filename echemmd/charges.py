@@ -1,0 +1,301 @@
+"""Charge equilibration and constant-potential electrodes by projected preconditioned CG.
+
+With variable charges q_v (QEq atoms and electrode atoms) and fixed charges q_f, the
+charges minimise (DESIGN §6)
+
+    U(q) = E_elec(q) + sum_QEq (chi_i q_i + J_i q_i^2 / 2) - sum_electrodes psi_e q_i
+           - sum_i q_i E_ext . r_i
+
+subject to sum_i q_i = Q_total. E_elec = q.A.q / 2 (Ewald, :mod:`echemmd.electrostatics`),
+so the minimum solves
+
+    (A_vv + diag(J)) q_v = -chi + psi + E_ext . r_v - A_vf q_f + mu 1,   1.q_v = Q_v
+
+with mu the Lagrange multiplier (the chemical potential of the electrons, V). The system
+is solved matrix-free: every product A.d is one Ewald potential evaluation of the charges
+d; a Jacobi preconditioner and the M-weighted projection onto the constraint keep the
+iterates feasible (Gould, Hribar and Nocedal 2001). The field enters the right-hand side
+only. Forces are those of the electrostatics at the converged charges plus q_i E_ext
+(Hellmann–Feynman: U is stationary in q).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from echemmd.errors import InputError, SimulationError
+from echemmd.forcefield import Contribution
+from echemmd.kernels import ewald as ewald_kernels
+from echemmd.units import KE
+
+
+@dataclass
+class Electrode:
+    """Atoms held at one electric potential.
+
+    Attributes
+    ----------
+    name : str
+    indices : ndarray of int
+        Atoms of the electrode.
+    potential : float
+        Electric potential psi, V.
+    sigma : float
+        Gaussian width of the electrode charges, Å (> 0).
+    """
+
+    name: str
+    indices: np.ndarray
+    potential: float
+    sigma: float
+
+
+@dataclass
+class QEqParameters:
+    """Charge-equilibration parameters of one element.
+
+    Attributes
+    ----------
+    chi : float
+        Electronegativity, eV/e (V).
+    hardness : float
+        Hardness J, eV/e^2.
+    sigma : float
+        Gaussian width, Å.
+    """
+
+    chi: float
+    hardness: float
+    sigma: float
+
+
+@dataclass
+class SolveInfo:
+    """What one charge solve did."""
+
+    iterations: int
+    residual: float
+    multiplier: float
+    converged: bool
+    history: list = field(default_factory=list)
+
+
+class ChargeSolver:
+    """Solve the variable charges of a system before every force evaluation.
+
+    Parameters
+    ----------
+    ewald : echemmd.electrostatics.Ewald
+        The electrostatics (its widths must give the electrode and QEq atoms their sigma).
+    electrodes : list of Electrode
+    qeq : dict of str to QEqParameters
+        QEq parameters per element; atoms of these elements (not in an electrode) are variable.
+    field : (3,) array
+        Applied uniform field E_ext, V/Å, only along non-periodic directions.
+    total_charge : float or None
+        Total charge of the system, e; None keeps the starting structure's total.
+    tolerance : float
+        Convergence when the RMS projected residual (the spread of dU/dq_i over the variable
+        atoms) is below this, V.
+    max_iterations : int
+        Non-convergence after this many iterations is an error.
+    name : str
+        Name of the energy term for chi, J, psi and the field.
+    """
+
+    def __init__(self, ewald, electrodes=(), qeq=None, field=(0.0, 0.0, 0.0), total_charge=None,
+                 tolerance=1e-8, max_iterations=1000, name="charge"):
+        self.ewald = ewald
+        self.electrodes = list(electrodes)
+        self.qeq = dict(qeq or {})
+        self.field = np.asarray(field, dtype=np.float64).reshape(3)
+        self.total_charge = total_charge
+        if tolerance <= 0:
+            raise InputError(f"charge solver tolerance must be > 0 V, got {tolerance}")
+        self.tolerance = float(tolerance)
+        self.max_iterations = int(max_iterations)
+        self.name = name
+        self.cutoff = 0.0  # needs no neighbour list of its own
+        self.last = None
+        self._setup_key = None
+
+    # ------------------------------------------------------------------ setup
+    def setup(self, system):
+        """Work out the variable atoms, the constant parts of the right-hand side and the constraint."""
+        n = system.n_atoms
+        kind = np.zeros(n, dtype=np.int64)  # 0 fixed, 1 QEq, 2 electrode
+        psi = np.zeros(n)
+        chi = np.zeros(n)
+        hard = np.zeros(n)
+        for e in self.electrodes:
+            idx = np.asarray(e.indices, dtype=np.int64)
+            if idx.size == 0:
+                raise InputError(f"electrode {e.name!r} has no atoms")
+            if np.any(kind[idx] == 2):
+                raise InputError(f"electrode {e.name!r} shares atoms with another electrode")
+            if e.sigma <= 0:
+                raise InputError(f"electrode {e.name!r}: sigma must be > 0 Å (Gaussian charges), got {e.sigma}")
+            kind[idx] = 2
+            psi[idx] = e.potential
+        for el, p in self.qeq.items():
+            mask = (np.array(system.symbols) == el) & (kind == 0)
+            kind[mask] = 1
+            chi[mask] = p.chi
+            hard[mask] = p.hardness
+        self.variable = np.nonzero(kind > 0)[0]
+        if self.variable.size == 0:
+            raise InputError("the charge solver has no variable atoms (no electrode and no QEq element present)")
+        self.kind = kind
+        self.fixed = np.nonzero(kind == 0)[0]
+        self._chi, self._psi, self._hardness = chi, psi, hard
+        for k in range(3):
+            if self.field[k] != 0.0 and system.pbc[k]:
+                raise InputError(f"an applied field along a periodic direction (component {k} = {self.field[k]} "
+                                 "V/Å) is not defined; apply it along the non-periodic z of a slab")
+        total = float(system.charges.sum()) if self.total_charge is None else float(self.total_charge)
+        self._total = total
+        self._setup_key = (system.n_atoms, tuple(system.symbols))
+
+    def widths(self, system) -> np.ndarray:
+        """Gaussian width of each atom implied by the electrodes and QEq elements, Å (0 elsewhere)."""
+        sigma = np.zeros(system.n_atoms)
+        for el, p in self.qeq.items():
+            sigma[np.array(system.symbols) == el] = p.sigma
+        for e in self.electrodes:
+            sigma[np.asarray(e.indices, dtype=np.int64)] = e.sigma
+        return sigma
+
+    # ------------------------------------------------------------------ the solve
+    def _apply(self, system, neighbors, d_variable):
+        """(A_vv + J) d for d on the variable atoms."""
+        full = np.zeros(system.n_atoms)
+        full[self.variable] = d_variable
+        phi = self.ewald.potential(system, neighbors, charges=full)
+        return phi[self.variable] + self._hardness[self.variable] * d_variable
+
+    def diagonal(self, system, neighbors):
+        """Diagonal of A_vv + J, eV/e^2 (the Jacobi preconditioner)."""
+        ew = self.ewald
+        ew._ensure_setup(system)
+        p = ew.params
+        sig = ew._sigma
+        v = self.variable
+        # Reciprocal part: a unit charge alone has |S(k)|^2 = 1 for every k.
+        d = np.full(v.size, 2.0 * float(ew._weight.sum()))
+        with np.errstate(divide="ignore"):
+            self_term = np.where(sig[v] > 0, 1.0 / (2.0 * math.sqrt(math.pi) * np.where(sig[v] > 0, sig[v], 1.0)),
+                                 0.0)
+        d += 2.0 * KE * (self_term - p.alpha / math.sqrt(math.pi))
+        d += -2.0 * KE * math.pi / (2.0 * p.volume * p.alpha**2)
+        if p.slab:
+            lz = p.cell[2, 2]
+            d += -(KE * 2.0 * math.pi / p.volume) * lz * lz / 6.0
+        # A charge's own periodic images inside the real-space cutoff.
+        nl = ew._neighbors(system, neighbors)
+        first, neigh, shifts = nl.full
+        r_on, r_off = ew.switch if ew.switch else (0.0, 0.0)
+        position = {int(a): k for k, a in enumerate(v)}
+        for i in v:
+            for q in range(first[i], first[i + 1]):
+                if neigh[q] != i:
+                    continue
+                r = float(np.linalg.norm(shifts[q] @ system.cell))
+                if r < p.r_cut:
+                    f, _ = ewald_kernels.real_space_pair(r, p.alpha, 2.0 * sig[i], r_on, r_off)
+                    d[position[int(i)]] += KE * f
+        return d + self._hardness[v]
+
+    def right_hand_side(self, system, neighbors):
+        """b = -chi + psi + E_ext . r - (A q_f)_v, V."""
+        v = self.variable
+        b = -self._chi[v] + self._psi[v] + system.positions[v] @ self.field
+        if self.fixed.size:
+            fixed_charges = np.zeros(system.n_atoms)
+            fixed_charges[self.fixed] = system.charges[self.fixed]
+            if np.any(fixed_charges != 0.0):
+                b -= self.ewald.potential(system, neighbors, charges=fixed_charges)[v]
+        return b
+
+    def solve(self, system, neighbors=None, initial=None) -> SolveInfo:
+        """Solve the variable charges in place (``system.charges``), warm-started from ``initial``."""
+        if self._setup_key != (system.n_atoms, tuple(system.symbols)):
+            self.setup(system)
+        v = self.variable
+        q_v_target = self._total - float(system.charges[self.fixed].sum())
+        q = np.array(system.charges[v] if initial is None else initial, dtype=np.float64)
+        inv_m = 1.0 / self.diagonal(system, neighbors)
+        if np.any(inv_m <= 0):
+            raise SimulationError("the charge solver's matrix has a non-positive diagonal: give every variable "
+                                  "atom a Gaussian width sigma > 0 (and QEq atoms a hardness J >= 0)")
+        # Feasible start: the M-weighted shift onto the constraint plane.
+        q += inv_m * (q_v_target - q.sum()) / inv_m.sum()
+        b = self.right_hand_side(system, neighbors)
+        r = self._apply(system, neighbors, q) - b  # gradient of U in q_v, V
+        history = []
+
+        def project(vec):
+            mu = float(np.dot(inv_m, vec) / inv_m.sum())
+            return vec - mu, mu
+
+        g_raw = inv_m * r
+        g = g_raw - inv_m * (g_raw.sum() / inv_m.sum())  # M^-1-projected residual, sums to zero
+        rg = float(np.dot(r, g))
+        d = -g
+        it = 0
+        res, mu = project(r)
+        residual = float(np.sqrt(np.mean(res * res)))
+        history.append(residual)
+        while residual > self.tolerance and it < self.max_iterations:
+            hd = self._apply(system, neighbors, d)
+            dhd = float(np.dot(d, hd))
+            if dhd <= 0:
+                raise SimulationError(f"the charge solver's matrix is not positive definite on the constraint "
+                                      f"(d.A.d = {dhd:.3g} at iteration {it}); check the Gaussian widths")
+            step = rg / dhd
+            q += step * d
+            r += step * hd
+            g_raw = inv_m * r
+            g = g_raw - inv_m * (g_raw.sum() / inv_m.sum())
+            rg_new = float(np.dot(r, g))
+            d = -g + (rg_new / rg) * d
+            rg = rg_new
+            it += 1
+            res, mu = project(r)
+            residual = float(np.sqrt(np.mean(res * res)))
+            history.append(residual)
+        info = SolveInfo(iterations=it, residual=residual, multiplier=mu, converged=residual <= self.tolerance,
+                         history=history)
+        self.last = info
+        if not info.converged:
+            raise SimulationError(f"charge solve did not converge: RMS residual {residual:.3g} V after {it} "
+                                  f"iterations (tolerance {self.tolerance:.3g} V, max_iterations "
+                                  f"{self.max_iterations})")
+        system.charges[v] = q
+        return info
+
+    # ------------------------------------------------------------------ the energy term
+    def compute(self, system, neighbors) -> Contribution:
+        """Energy of chi, J, psi and the field at the current charges, and the field forces."""
+        if self._setup_key != (system.n_atoms, tuple(system.symbols)):
+            self.setup(system)
+        q = system.charges
+        energy = float(np.dot(self._chi, q) + 0.5 * np.dot(self._hardness, q * q) - np.dot(self._psi, q)
+                       - np.dot(q, system.positions @ self.field))
+        forces = np.outer(q, self.field)
+        # W = sum_i r_i (x) F_i for a one-body external force; stress of a field is not defined in bulk.
+        virial = np.einsum("ia,ib->ab", forces, system.positions)
+        extra = self.observables(system)
+        return Contribution(energy, forces, virial, {self.name: energy}, extra)
+
+    def observables(self, system) -> dict:
+        """Electrode charges (e) and the last solve's iterations and residual (V)."""
+        out = {}
+        for e in self.electrodes:
+            out[f"charge_{e.name}"] = float(system.charges[np.asarray(e.indices, dtype=np.int64)].sum())
+        if self.last is not None:
+            out["cg_iterations"] = self.last.iterations
+            out["cg_residual"] = self.last.residual
+        return out
