@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from echemmd import __version__
+from echemmd.charges import ChargeSolver, Electrode, FieldOnly, QEqParameters
 from echemmd.electrostatics import Ewald
 from echemmd.errors import InputError, SimulationError
 from echemmd.forcefield import ForceField
@@ -28,20 +29,54 @@ from echemmd.potentials import PairPotential
 from echemmd.simulation import Limits, Simulation
 
 
+def electrode_indices(electrode, system) -> np.ndarray:
+    """Atom indices of one ``[[electrode]]`` table."""
+    if electrode.get("indices") is not None:
+        return np.asarray(electrode["indices"], dtype=np.int64)
+    if electrode.get("group") is not None:
+        return np.asarray(system.groups[electrode["group"]], dtype=np.int64)
+    return np.nonzero(np.isin(system.tags, electrode["tag"]))[0]
+
+
+def build_charge_solver(deck, system, ewald):
+    """The charge solver of ``[[electrode]]``, ``[charges]`` and ``[field]``, or None."""
+    electrodes = [Electrode(e["name"], electrode_indices(e, system), e["potential"], e["sigma"])
+                  for e in deck.data.get("electrode", [])]
+    ch = deck["charges"]
+    qeq = {el: QEqParameters(chi=p["chi"], hardness=p["J"], sigma=p["sigma"]) for el, p in (ch["qeq"] or {}).items()}
+    field = deck["field"]["E"]
+    if not electrodes and not qeq:
+        if any(field):
+            return FieldOnly(field)
+        return None
+    solver = ChargeSolver(ewald, electrodes, qeq, field=field, total_charge=ch["total"],
+                          tolerance=ch["tolerance"], max_iterations=ch["max_iterations"])
+    try:
+        solver.setup(system)
+    except InputError as exc:
+        raise InputError(f"{deck.source}: {exc}") from None
+    return solver
+
+
 def build_electrostatics(deck, system):
-    """The Ewald term of ``[electrostatics]`` with its parameters set up for ``system``, or None."""
+    """The Ewald term of ``[electrostatics]``, set up for ``system``, and the charge solver (or None)."""
     es = deck["electrostatics"]
     if es["method"] == "none":
-        return None
+        return None, build_charge_solver(deck, system, None) if any(deck["field"]["E"]) else None
+    sigma = np.array([float((es["sigma"] or {}).get(sym, 0.0)) for sym in system.symbols])
+    for el, p in (deck["charges"]["qeq"] or {}).items():
+        sigma[np.array(system.symbols) == el] = p["sigma"]
+    for e in deck.data.get("electrode", []):
+        sigma[electrode_indices(e, system)] = e["sigma"]
     sw = es["switch"]
     ewald = Ewald(accuracy=es["accuracy"], alpha=es["alpha"], r_cut=es["r_cut"], k_cut=es["k_cut"],
-                  slab_factor=es["slab_factor"], sigma=dict(es["sigma"] or {}) or None,
+                  slab_factor=es["slab_factor"], sigma=sigma if np.any(sigma > 0) else None,
                   switch=(sw["r_on"], sw["r_off"]) if sw else None)
     try:
         ewald.setup(system)
     except InputError as exc:
         raise InputError(f"{deck.source}: [electrostatics]: {exc}") from None
-    return ewald
+    return ewald, build_charge_solver(deck, system, ewald)
 
 
 def build_forcefield(deck, system) -> ForceField:
@@ -51,12 +86,14 @@ def build_forcefield(deck, system) -> ForceField:
         name = t["style"] if len(deck.data["pair"]) == 1 else f"{t['style']}{k}"
         terms.append(PairPotential(t["style"], t["coeffs"], t["cutoff"], shift=t["shift"], mixing=t["mixing"],
                                    name=name))
-    ewald = build_electrostatics(deck, system)
+    ewald, solver = build_electrostatics(deck, system)
     if ewald is not None:
         terms.append(ewald)
     cutoff = max((t.cutoff for t in terms), default=0.0)
     neighbors = NeighborList(cutoff, deck["neighbors"]["skin"]) if cutoff > 0 else None
-    return ForceField(terms, neighbors)
+    if isinstance(solver, FieldOnly):
+        return ForceField(terms + [solver], neighbors)
+    return ForceField(terms, neighbors, charge_solver=solver)
 
 
 def build_integrator(deck):
@@ -116,6 +153,7 @@ def evaluate(deck) -> dict:
         "forces": result.forces.tolist(),
         "stress": result.stress(volume).tolist() if volume > 0 else None,
         "charges": system.charges.tolist(),
+        "observables": {k: float(v) for k, v in result.extra.items()},
         "n_atoms": system.n_atoms,
         "units": {"energy": "eV", "forces": "eV/Å", "stress": "eV/Å^3", "charges": "e"},
         "deck": str(deck.path) if deck.path else deck.source,
@@ -173,6 +211,9 @@ def build_simulation(deck, restart=None, stream=None, progress_stream=None):
         columns[4:4] = [f"energy_{t.name}" for t in forcefield.terms]
     if system.pbc.all():
         columns.insert(-1, "pressure")
+    solver = forcefield.charge_solver
+    if solver is not None:
+        columns[-1:-1] = [f"charge_{e.name}" for e in solver.electrodes] + ["cg_iterations", "cg_residual:V"]
     if out["thermo_every"]:
         logger = ThermoLogger(directory / out["thermo_file"], columns, stream=stream,
                               append=restart is not None, truncate_after=step if restart is not None else None)

@@ -120,7 +120,7 @@ class ChargeSolver:
         self.name = name
         self.cutoff = 0.0  # needs no neighbour list of its own
         self.last = None
-        self._setup_key = None
+        self._numbers = None
 
     # ------------------------------------------------------------------ setup
     def setup(self, system):
@@ -157,7 +157,7 @@ class ChargeSolver:
                                  "V/Å) is not defined; apply it along the non-periodic z of a slab")
         total = float(system.charges.sum()) if self.total_charge is None else float(self.total_charge)
         self._total = total
-        self._setup_key = (system.n_atoms, tuple(system.symbols))
+        self._numbers = system.numbers.copy()
 
     def widths(self, system) -> np.ndarray:
         """Gaussian width of each atom implied by the electrodes and QEq elements, Å (0 elsewhere)."""
@@ -221,7 +221,7 @@ class ChargeSolver:
 
     def solve(self, system, neighbors=None, initial=None) -> SolveInfo:
         """Solve the variable charges in place (``system.charges``), warm-started from ``initial``."""
-        if self._setup_key != (system.n_atoms, tuple(system.symbols)):
+        if self._numbers is None or not np.array_equal(self._numbers, system.numbers):
             self.setup(system)
         v = self.variable
         q_v_target = self._total - float(system.charges[self.fixed].sum())
@@ -279,7 +279,7 @@ class ChargeSolver:
     # ------------------------------------------------------------------ the energy term
     def compute(self, system, neighbors) -> Contribution:
         """Energy of chi, J, psi and the field at the current charges, and the field forces."""
-        if self._setup_key != (system.n_atoms, tuple(system.symbols)):
+        if self._numbers is None or not np.array_equal(self._numbers, system.numbers):
             self.setup(system)
         q = system.charges
         energy = float(np.dot(self._chi, q) + 0.5 * np.dot(self._hardness, q * q) - np.dot(self._psi, q)
@@ -299,3 +299,22 @@ class ChargeSolver:
             out["cg_iterations"] = self.last.iterations
             out["cg_residual"] = self.last.residual
         return out
+
+
+class FieldOnly:
+    """A uniform applied field on fixed charges (no charge solve): energy -sum q E.r, forces q E."""
+
+    cutoff = 0.0
+
+    def __init__(self, field, name="field"):
+        self.field = np.asarray(field, dtype=np.float64).reshape(3)
+        self.name = name
+
+    def compute(self, system, neighbors) -> Contribution:
+        for k in range(3):
+            if self.field[k] != 0.0 and system.pbc[k]:
+                raise InputError(f"an applied field along a periodic direction (component {k}) is not defined")
+        q = system.charges
+        forces = np.outer(q, self.field)
+        energy = -float(np.dot(q, system.positions @ self.field))
+        return Contribution(energy, forces, np.einsum("ia,ib->ab", forces, system.positions), {self.name: energy})

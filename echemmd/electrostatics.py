@@ -237,6 +237,9 @@ class Ewald:
                 raise InputError(f"electrostatics.alpha = {alpha} 1/Å must be below 1/gamma_max = "
                                  f"{1 / gamma_max:.4g} 1/Å for Gaussian charges of width up to {sigma.max()} Å")
             alpha = 0.95 / gamma_max
+            if self.r_cut_set is None:
+                # A smaller alpha needs a longer real-space cutoff for the same accuracy.
+                r_cut = max(self._cutoff_for(q2, n, volume, alpha, target), r_min)
         if self.k_cut_set is not None:
             k_cut = float(self.k_cut_set)
             kmax = [max(1, int(math.floor(k_cut * w / (2 * math.pi)))) for w in widths]
@@ -248,22 +251,33 @@ class Ewald:
                     m += 1
                 kmax.append(m)
             k_cut = max(2.0 * math.pi * m / w for m, w in zip(kmax, widths)) * 1.00001
-        kidx, kvec = self._kvectors(cell, k_cut)
         err_real = real_space_error(q2, n, r_cut, volume, alpha)
         err_recip = math.sqrt(sum(reciprocal_error(q2, n, m, w, alpha) ** 2 for m, w in zip(kmax, widths)))
         self.params = EwaldParameters(
-            alpha=float(alpha), r_cut=float(r_cut), k_cut=float(k_cut),
-            kmax=tuple(int(v) for v in np.abs(kidx).max(axis=0)) if len(kidx) else (0, 0, 0),
-            n_kvectors=len(kidx), slab=slab, volume=float(volume), cell=cell, accuracy=self.accuracy,
+            alpha=float(alpha), r_cut=float(r_cut), k_cut=float(k_cut), kmax=(0, 0, 0), n_kvectors=0,
+            slab=slab, volume=float(volume), cell=cell, accuracy=self.accuracy,
             estimated_error=math.hypot(err_real, err_recip) / KE)
+        self._sigma = sigma
+        self._numbers = system.numbers.copy()
+        self._geometry(system)
+        return self.params
+
+    def _geometry(self, system):
+        """Everything that follows from the cell at fixed alpha, r_cut and k_cut: the energy stays one
+        function of the cell, so the virial is its strain derivative."""
+        p = self.params
+        cell, slab = self.periodic_cell(system)
+        volume = abs(np.linalg.det(cell))
+        kidx, kvec = self._kvectors(cell, p.k_cut)
+        p.cell, p.slab, p.volume = cell, slab, float(volume)
+        p.kmax = tuple(int(v) for v in np.abs(kidx).max(axis=0)) if len(kidx) else (0, 0, 0)
+        p.n_kvectors = len(kidx)
         self._kidx, self._kvec = kidx, kvec
         ksq = np.einsum("ij,ij->i", kvec, kvec)
         # Factor 2: each k in the half space stands for k and -k.
-        self._weight = 2.0 * KE * 2.0 * math.pi / volume * np.exp(-ksq / (4.0 * alpha**2)) / ksq
+        self._weight = 2.0 * KE * 2.0 * math.pi / volume * np.exp(-ksq / (4.0 * p.alpha**2)) / ksq
         self._ksq = ksq
-        self._sigma = sigma
-        self._key = (system.n_atoms, system.cell.tobytes(), tuple(system.pbc))
-        return self.params
+        self._key = (system.cell.tobytes(), tuple(system.pbc))
 
     @staticmethod
     def _cutoff_for(q2, n, volume, alpha, target):
@@ -298,9 +312,11 @@ class Ewald:
         return np.ascontiguousarray(idx[keep], dtype=np.int64), np.ascontiguousarray(kvec[keep])
 
     def _ensure_setup(self, system):
-        key = (system.n_atoms, system.cell.tobytes(), tuple(system.pbc))
-        if self.params is None or key != self._key:
-            self.setup(system)
+        if (self.params is None or system.n_atoms != len(self._numbers)
+                or not np.array_equal(system.numbers, self._numbers)):
+            self.setup(system)  # another system: choose parameters and widths anew
+        elif (system.cell.tobytes(), tuple(system.pbc)) != self._key:
+            self._geometry(system)
 
     # ------------------------------------------------------------------ evaluation
     def _neighbors(self, system, neighbors):
@@ -386,10 +402,10 @@ class Ewald:
         phi = c * (2.0 * m * z - s2 - total * z * z - total * lz * lz / 6.0)
         forces = np.zeros((system.n_atoms, 3))
         forces[:, 2] = -c * (2.0 * q * m - 2.0 * total * q * z)
-        # Strain derivative: the volume (all diagonal terms), z (row z) and L_z (zz).
+        # Strain derivative: the volume (all diagonal terms), z and L_z (zz). Shears that tilt the
+        # slab (zx, zy) are outside the slab geometry and depend on the image of an atom: none.
         virial = energy * np.eye(3)
-        virial[2, :] += forces[:, 2] @ system.positions
-        virial[2, 2] += c * total * total * lz * lz / 6.0
+        virial[2, 2] += float(forces[:, 2] @ z) + c * total * total * lz * lz / 6.0
         return energy, phi, forces, virial
 
     def compute(self, system, neighbors) -> Contribution:

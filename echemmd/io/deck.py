@@ -176,6 +176,7 @@ TYPES = {
     "list[int]": "array of integers",
     "str|list[str]": "string or array of strings",
     "int|list[int]": "integer or array of integers",
+    "list[float]": "array of numbers",
 }
 
 INTEGRATORS = ("nve", "langevin", "csvr", "nose-hoover")
@@ -251,6 +252,35 @@ SECTIONS: tuple[Section, ...] = (
             "`initial_charges`. Whatever of `alpha`, `r_cut`, `k_cut` is not set is chosen from "
             "`accuracy` (Kolafa–Perram estimates) and printed at the start of a run. Giving the "
             'section selects `method = "ewald"` unless `method` says otherwise.'
+        ),
+    ),
+    Section(
+        "electrode",
+        kind="array",
+        heading="[[electrode]]",
+        description=(
+            "Electrodes held at a fixed electric potential (constant-potential method): an array of "
+            "tables, one per electrode. Their atoms carry Gaussian charges solved before every force "
+            "evaluation by projected conjugate gradients, together with the QEq atoms of `[charges]`; "
+            "the total charge is conserved. Needs `[electrostatics]`. Each electrode names its atoms "
+            "with exactly one of `tag`, `indices`, `group`."
+        ),
+    ),
+    Section(
+        "charges",
+        heading="[charges]",
+        description=(
+            "Charge equilibration (QEq) and the settings of the charge solver. Atoms of the elements "
+            "in `qeq` (outside electrodes) get charges that minimise "
+            "`sum (chi q + J q^2 / 2) + E_Coulomb`; all other atoms keep the charges of the structure."
+        ),
+    ),
+    Section(
+        "field",
+        heading="[field]",
+        description=(
+            "A uniform applied electric field, along non-periodic directions only (z of a slab). It "
+            "enters the charge solve's right-hand side and adds the forces q E."
         ),
     ),
     Section("md", required=True, heading="[md]",
@@ -365,6 +395,33 @@ KEYS: tuple[Key, ...] = (
         "`{ r_on = ..., r_off = ... }`: remove the short-range Coulomb that a machine-learning "
         "potential already holds, with the C2 quintic switch (off when unset)."),
         doc_default="unset", doc_allowed="0 <= r_on < r_off"),
+    # [[electrode]]
+    Key("electrode", "name", "str", description="Name of the electrode (used in thermo and H5MD: `charge_<name>`)."),
+    Key("electrode", "tag", "int|list[int]", None, description="Atoms whose ASE tag is this value (or one of these).",
+        doc_default="unset"),
+    Key("electrode", "indices", "list[int]", None, min=0, description="Atoms with these 0-based indices.",
+        doc_default="unset"),
+    Key("electrode", "group", "str", None, description="Atoms of a group defined in `[groups]`.",
+        doc_default="unset"),
+    Key("electrode", "potential", "float", unit="V", description="Electric potential psi of the electrode."),
+    Key("electrode", "sigma", "float", unit="Å", min=0.0, min_inclusive=False,
+        description="Gaussian width of the electrode charges."),
+    # [charges]
+    Key("charges", "qeq", "table", {}, description=(
+        "QEq parameters per element: `{ O = { chi = ..., J = ..., sigma = ... } }`, chi in eV/e "
+        "(electronegativity), J in eV/e^2 (hardness, >= 0), sigma in Å (> 0)."),
+        doc_default="none", doc_allowed="elements present"),
+    Key("charges", "total", "float", None, "e", description=(
+        "Total charge of the system kept by the solver. Unset: the total of the structure's charges."),
+        doc_default="structure's total"),
+    Key("charges", "tolerance", "float", 1e-8, "V", min=0.0, min_inclusive=False, description=(
+        "Convergence: RMS spread of dU/dq over the variable atoms (their potentials minus the common "
+        "chemical potential).")),
+    Key("charges", "max_iterations", "int", 500, min=1, description=(
+        "Conjugate-gradient iterations before a solve that has not converged stops the run.")),
+    # [field]
+    Key("field", "E", "list[float]", [0.0, 0.0, 0.0], "V/Å", description="The field vector (x, y, z).",
+        doc_allowed="3 numbers; non-zero only along non-periodic directions"),
     # [md]
     Key("md", "steps", "int", min=0, description="Number of MD steps."),
     Key("md", "dt", "float", 1.0, "fs", min=0.0, min_inclusive=False, description="Time step."),
@@ -807,6 +864,9 @@ def _coerce(value, key: Key):
         if t == "int|list[int]" and _is_int(value):
             return True, [value]
         return isinstance(value, list) and all(_is_int(v) for v in value), value
+    if t == "list[float]":
+        ok = isinstance(value, list) and all(_is_int(v) or isinstance(v, float) for v in value)
+        return ok, [float(v) for v in value] if ok else value
     raise AssertionError(t)
 
 
@@ -846,7 +906,7 @@ def _check_value(value, key: Key, dotted: str, ctx: _Context):
         ctx.error(dotted, _type_error(value, key))
         return None
     numbers = value if isinstance(value, list) else [value]
-    if key.type in ("float", "int", "list[int]", "int|list[int]"):
+    if key.type in ("float", "int", "list[int]", "int|list[int]", "list[float]"):
         for x in numbers:
             if isinstance(x, float) and math.isnan(x):
                 ctx.error(dotted, "nan is not allowed")
@@ -1133,6 +1193,65 @@ def _check_electrostatics_against_structure(data: dict, atoms, structure: str, c
                       f"of {structure} is {cell.round(6).tolist()}")
 
 
+def _check_charges(data: dict, ctx: _Context) -> None:
+    electrodes = data.get("electrode", [])
+    qeq = data["charges"]["qeq"] or {}
+    if (electrodes or qeq) and data["electrostatics"]["method"] == "none":
+        what = "[[electrode]]" if electrodes else "charges.qeq"
+        ctx.error("electrostatics.method", f"{what} needs electrostatics: add [electrostatics] with "
+                  'method = "ewald"')
+    names = set()
+    groups = data.get("groups", {})
+    for k, e in enumerate(electrodes):
+        where = f"electrode[{k}]"
+        given = [key for key in ("tag", "indices", "group") if e.get(key) is not None]
+        if len(given) != 1:
+            ctx.error(where, f"needs exactly one of tag, indices, group; got {' and '.join(given) or 'none'}")
+        if e["name"] in names:
+            ctx.error(f"{where}.name", f"electrode name {e['name']!r} is used twice")
+        names.add(e["name"])
+        if e.get("group") is not None and e["group"] not in groups:
+            ctx.error(f"{where}.group", f"group {e['group']!r} is not defined in [groups]{_suggest(e['group'], groups)}")
+    for el, spec in qeq.items():
+        where = _join("charges.qeq", el)
+        if not isinstance(spec, dict) or set(spec) != {"chi", "J", "sigma"}:
+            got = sorted(spec) if isinstance(spec, dict) else _toml_type(spec)
+            ctx.error(where, f"needs exactly the keys chi (eV/e), J (eV/e^2), sigma (Å); got {got}")
+            continue
+        if not all(_is_int(v) or isinstance(v, float) for v in spec.values()):
+            ctx.error(where, "chi, J and sigma must be numbers")
+        elif spec["J"] < 0 or spec["sigma"] <= 0:
+            ctx.error(where, f"needs J >= 0 eV/e^2 and sigma > 0 Å; got J = {spec['J']}, sigma = {spec['sigma']}")
+    if len(data["field"]["E"]) != 3:
+        ctx.error("field.E", f"needs 3 numbers (V/Å), got {len(data['field']['E'])}")
+
+
+def _check_charges_against_structure(data: dict, atoms, structure: str, ctx: _Context) -> None:
+    present = sorted(set(atoms.get_chemical_symbols()))
+    for el in data["charges"]["qeq"] or {}:
+        if el not in present:
+            ctx.error(_join("charges.qeq", el), f"element {el} is not in the structure {structure} "
+                      f"(elements present: {', '.join(present)})")
+    n = len(atoms)
+    tags = set(int(t) for t in atoms.get_tags())
+    for k, e in enumerate(data.get("electrode", [])):
+        if e.get("indices") is not None:
+            bad = [i for i in e["indices"] if i >= n]
+            if bad:
+                ctx.error(f"electrode[{k}].indices", f"index {bad[0]} is out of range: {structure} has {n} atoms "
+                          f"(allowed 0 .. {n - 1})")
+        if e.get("tag") is not None:
+            missing = [t for t in e["tag"] if t not in tags]
+            if missing:
+                ctx.error(f"electrode[{k}].tag", f"no atom of {structure} has tag {missing[0]}; tags present: "
+                          f"{', '.join(str(t) for t in sorted(tags))}")
+    pbc = tuple(bool(p) for p in atoms.pbc)
+    for axis, value in enumerate(data["field"]["E"][:3]):
+        if value != 0.0 and pbc[axis]:
+            ctx.error("field.E", f"component {'xyz'[axis]} = {value} V/Å lies along a periodic direction of "
+                      f"{structure} (pbc {pbc}); a uniform field is allowed only along non-periodic directions")
+
+
 # Checks across keys, run after every key has its type: (function, needs `given`).
 _DECK_CHECKS: list[tuple[Callable, bool]] = [
     (_check_system, False),
@@ -1140,6 +1259,7 @@ _DECK_CHECKS: list[tuple[Callable, bool]] = [
     (_check_md, True),
     (_check_pair_terms, False),
     (_check_electrostatics, True),
+    (_check_charges, False),
 ]
 
 
@@ -1198,6 +1318,7 @@ def _validate(raw: dict, ctx: _Context, overrides: dict | None, path: Path | Non
         raise InputError(f"{ctx.source}: system.structure: {exc}") from None
     _check_pairs_against_structure(data, atoms, structure, ctx)
     _check_electrostatics_against_structure(data, atoms, structure, ctx)
+    _check_charges_against_structure(data, atoms, structure, ctx)
     ctx.raise_if_errors()
 
     notes = []
