@@ -234,20 +234,18 @@ class ChargeSolver:
         q += inv_m * (q_v_target - q.sum()) / inv_m.sum()
         b = self.right_hand_side(system, neighbors)
         r = self._apply(system, neighbors, q) - b  # gradient of U in q_v, V
-        history = []
-
-        def project(vec):
-            mu = float(np.dot(inv_m, vec) / inv_m.sum())
-            return vec - mu, mu
-
-        g_raw = inv_m * r
-        g = g_raw - inv_m * (g_raw.sum() / inv_m.sum())  # M^-1-projected residual, sums to zero
+        # r is kept free of its component along 1 (the Lagrange multiplier mu, accumulated apart):
+        # that leaves the preconditioned projection g unchanged and stops round-off in mu from
+        # stalling the iteration (the "residual update" of Gould, Hribar and Nocedal).
+        mu = float(np.dot(inv_m, r) / inv_m.sum())
+        r -= mu
+        history = [float(np.sqrt(np.mean(r * r)))]
+        g = inv_m * r
+        g -= inv_m * (g.sum() / inv_m.sum())
         rg = float(np.dot(r, g))
         d = -g
         it = 0
-        res, mu = project(r)
-        residual = float(np.sqrt(np.mean(res * res)))
-        history.append(residual)
+        residual = history[0]
         while residual > self.tolerance and it < self.max_iterations:
             hd = self._apply(system, neighbors, d)
             dhd = float(np.dot(d, hd))
@@ -257,14 +255,19 @@ class ChargeSolver:
             step = rg / dhd
             q += step * d
             r += step * hd
-            g_raw = inv_m * r
-            g = g_raw - inv_m * (g_raw.sum() / inv_m.sum())
+            shift = float(np.dot(inv_m, r) / inv_m.sum())
+            r -= shift
+            mu += shift
+            g = inv_m * r
+            g -= inv_m * (g.sum() / inv_m.sum())
             rg_new = float(np.dot(r, g))
             d = -g + (rg_new / rg) * d
+            # Keep d on the constraint plane: the uniform mode of a slab or charged cell has a negative
+            # eigenvalue, so round-off along it would grow without this.
+            d -= inv_m * (d.sum() / inv_m.sum())
             rg = rg_new
             it += 1
-            res, mu = project(r)
-            residual = float(np.sqrt(np.mean(res * res)))
+            residual = float(np.sqrt(np.mean(r * r)))
             history.append(residual)
         info = SolveInfo(iterations=it, residual=residual, multiplier=mu, converged=residual <= self.tolerance,
                          history=history)
@@ -273,6 +276,7 @@ class ChargeSolver:
             raise SimulationError(f"charge solve did not converge: RMS residual {residual:.3g} V after {it} "
                                   f"iterations (tolerance {self.tolerance:.3g} V, max_iterations "
                                   f"{self.max_iterations})")
+        q += inv_m * (q_v_target - q.sum()) / inv_m.sum()  # exact total charge despite round-off
         system.charges[v] = q
         return info
 

@@ -1,0 +1,225 @@
+"""Activation functions of the atomic neural networks, value and first derivative.
+
+Each activation is written once as a plain Python function of one float
+``x`` returning ``(f(x), f'(x))``; it is compiled here with
+``numba.njit(inline="always")`` for the CPU kernels and can be compiled with
+``numba.cuda.jit(device=True)`` for CUDA kernels (only ``math`` is used).
+
+The definitions follow n2p2's ``NeuralNetwork::propagateLayer`` exactly,
+including its overflow guards, so that a network read from n2p2 files gives
+n2p2's numbers:
+
+========  ===============  ===========================================  =========================
+code      name             f(x)                                         n2p2 letter
+========  ===============  ===========================================  =========================
+0         linear           x                                            l
+1         tanh             tanh x                                       t
+2         softplus         ln(1 + e^x); x for x > 35, 0 for x < -35     p
+3         shifted_softplus softplus(x) - ln 2 (f(0) = 0)                none (exported as p with
+                                                                        the -ln 2 folded into the
+                                                                        next layer's biases)
+4         logistic         1 / (1 + e^-x); 1 for x > 35, 0 for x < -35  s
+5         relu             max(0, x) (f'(0) = 0)                        r
+6         gaussian         exp(-x^2 / 2)                                g
+7         cos              cos x                                        c
+8         revlogistic      1 - 1 / (1 + e^-x)                           S
+9         exp              exp(-x)                                      e
+10        harmonic         x^2                                          h
+========  ===============  ===========================================  =========================
+
+Note that n2p2's "exp" is exp(-x), its "gaussian" has the 1/2 in the exponent
+and its softplus/logistic are clamped at |x| > 35 (where e^-35 ~ 6e-16 is below
+double precision relative to the value) with zero derivative beyond the clamp.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+LINEAR = 0
+TANH = 1
+SOFTPLUS = 2
+SHIFTED_SOFTPLUS = 3
+LOGISTIC = 4
+RELU = 5
+GAUSSIAN = 6
+COS = 7
+REVLOGISTIC = 8
+EXP = 9
+HARMONIC = 10
+
+#: Activation name -> integer code used by the kernels.
+CODES = {
+    "linear": LINEAR,
+    "tanh": TANH,
+    "softplus": SOFTPLUS,
+    "shifted_softplus": SHIFTED_SOFTPLUS,
+    "logistic": LOGISTIC,
+    "relu": RELU,
+    "gaussian": GAUSSIAN,
+    "cos": COS,
+    "revlogistic": REVLOGISTIC,
+    "exp": EXP,
+    "harmonic": HARMONIC,
+}
+NAMES = {code: name for name, code in CODES.items()}
+
+#: n2p2's activation letters (input.nn ``global_activation_short``) -> our names.
+N2P2_LETTERS = {
+    "l": "linear",
+    "t": "tanh",
+    "p": "softplus",
+    "s": "logistic",
+    "r": "relu",
+    "g": "gaussian",
+    "c": "cos",
+    "S": "revlogistic",
+    "e": "exp",
+    "h": "harmonic",
+}
+#: Our names -> n2p2 letters (shifted_softplus has none: see ``ElementNetwork.n2p2_compatible``).
+N2P2_LETTER_OF = {name: letter for letter, name in N2P2_LETTERS.items()}
+
+# n2p2's EXP_LIMIT: beyond it softplus and logistic are replaced by their asymptotes.
+EXP_LIMIT = 35.0
+LN2 = math.log(2.0)
+
+
+def linear(x):
+    """f = x."""
+    return x, 1.0
+
+
+def tanh(x):
+    """f = tanh x, f' = 1 - f^2."""
+    t = math.tanh(x)
+    return t, 1.0 - t * t
+
+
+def softplus(x):
+    """f = ln(1 + e^x), f' = logistic(x); asymptotes beyond |x| > 35 as in n2p2."""
+    if x > EXP_LIMIT:
+        return x, 1.0
+    if x < -EXP_LIMIT:
+        return 0.0, 0.0
+    e = math.exp(x)
+    # Same operations as n2p2 (log(1 + e), 1 / (1 + 1/e)) so values agree bit for bit.
+    return math.log(1.0 + e), 1.0 / (1.0 + 1.0 / e)
+
+
+def shifted_softplus(x):
+    """f = softplus(x) - ln 2 (zero at x = 0), f' = logistic(x)."""
+    f, d = softplus(x)
+    return f - LN2, d
+
+
+def logistic(x):
+    """f = 1 / (1 + e^-x), f' = f (1 - f); asymptotes beyond |x| > 35 as in n2p2."""
+    if x > EXP_LIMIT:
+        return 1.0, 0.0
+    if x < -EXP_LIMIT:
+        return 0.0, 0.0
+    s = 1.0 / (1.0 + math.exp(-x))
+    return s, s * (1.0 - s)
+
+
+def relu(x):
+    """f = max(0, x), f' = 1 for x > 0 else 0."""
+    if x > 0.0:
+        return x, 1.0
+    return 0.0, 0.0
+
+
+def gaussian(x):
+    """f = exp(-x^2 / 2), f' = -x f."""
+    g = math.exp(-0.5 * x * x)
+    return g, -x * g
+
+
+def cos(x):
+    """f = cos x, f' = -sin x."""
+    return math.cos(x), -math.sin(x)
+
+
+def revlogistic(x):
+    """n2p2's "S": f = 1 - 1 / (1 + e^-x), f' = s (s - 1) with s = 1 / (1 + e^-x)."""
+    s = 1.0 / (1.0 + math.exp(-x))
+    return 1.0 - s, s * (s - 1.0)
+
+
+def exp(x):
+    """n2p2's "e": f = exp(-x), f' = -f."""
+    e = math.exp(-x)
+    return e, -e
+
+
+def harmonic(x):
+    """f = x^2, f' = 2 x."""
+    return x * x, 2.0 * x
+
+
+_linear = njit(inline="always")(linear)
+_tanh = njit(inline="always")(tanh)
+_softplus = njit(inline="always")(softplus)
+_logistic = njit(inline="always")(logistic)
+_relu = njit(inline="always")(relu)
+_gaussian = njit(inline="always")(gaussian)
+_cos = njit(inline="always")(cos)
+_revlogistic = njit(inline="always")(revlogistic)
+_exp = njit(inline="always")(exp)
+_harmonic = njit(inline="always")(harmonic)
+
+
+@njit(inline="always")
+def _shifted_softplus(x):
+    f, d = _softplus(x)
+    return f - LN2, d
+
+
+@njit(inline="always")
+def activate(code, x):
+    """Value and derivative of activation ``code`` at ``x`` (CPU dispatch)."""
+    if code == TANH:
+        return _tanh(x)
+    if code == LINEAR:
+        return _linear(x)
+    if code == SHIFTED_SOFTPLUS:
+        return _shifted_softplus(x)
+    if code == SOFTPLUS:
+        return _softplus(x)
+    if code == LOGISTIC:
+        return _logistic(x)
+    if code == RELU:
+        return _relu(x)
+    if code == GAUSSIAN:
+        return _gaussian(x)
+    if code == COS:
+        return _cos(x)
+    if code == REVLOGISTIC:
+        return _revlogistic(x)
+    if code == EXP:
+        return _exp(x)
+    return _harmonic(x)
+
+
+@njit(cache=True)
+def evaluate(code, x):
+    """Activation ``code`` and its derivative on an array (for tests and plots).
+
+    Parameters
+    ----------
+    code : int
+        Activation code (see module docstring).
+    x : float64 (n,)
+        Pre-activations.
+
+    Returns
+    -------
+    f, df : float64 (n,)
+    """
+    f = np.empty(x.shape[0])
+    df = np.empty(x.shape[0])
+    for i in range(x.shape[0]):
+        f[i], df[i] = activate(code, x[i])
+    return f, df

@@ -1,0 +1,254 @@
+"""Charge solver: CG against a dense solve, the empty capacitor, the field, NVE at constant potential."""
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import fcc111
+
+from echemmd.charges import ChargeSolver, Electrode, QEqParameters
+from echemmd.electrostatics import Ewald
+from echemmd.errors import InputError, SimulationError
+from echemmd.forcefield import ForceField
+from echemmd.integrators import LangevinBAOAB, VelocityVerlet, maxwell_boltzmann
+from echemmd.neighbors import NeighborList
+from echemmd.potentials import LennardJones
+from echemmd.simulation import Simulation
+from echemmd.system import System
+from echemmd.units import KE
+
+SIGMA = 0.357  # Å
+
+
+def capacitor(side=4, layers=2, gap=15.0, n_pairs=0, height=60.0, seed=0):
+    """Two fcc(111) electrodes (tags 1, 2) facing each other across ``gap`` Å, optional ions between."""
+    slab = fcc111("Au", size=(side, side, layers), a=4.08, orthogonal=True, vacuum=0.0)
+    spacing = 4.08 / np.sqrt(3)
+    bottom = slab.copy()
+    bottom.positions[:, 2] += 10.0 - bottom.positions[:, 2].min()
+    top = slab.copy()
+    z0 = 10.0 + (layers - 1) * spacing + gap
+    top.positions[:, 2] = z0 + (top.positions[:, 2].max() - top.positions[:, 2])
+    bottom.set_tags(1)
+    top.set_tags(2)
+    atoms = bottom + top
+    cell = atoms.cell.array.copy()
+    cell[2] = [0, 0, height]
+    if n_pairs:
+        rng = np.random.default_rng(seed)
+        zlo, zhi = 10.0 + (layers - 1) * spacing + 3.0, z0 - 3.0
+        pos = []
+        while len(pos) < 2 * n_pairs:
+            p = np.append(rng.uniform(0, 1, 2) @ cell[:2, :2], rng.uniform(zlo, zhi))
+            d = np.array(pos) - p if pos else np.zeros((0, 3))
+            if len(d):
+                d[:, :2] -= np.round(d[:, :2] @ np.linalg.inv(cell[:2, :2])) @ cell[:2, :2]
+            if not len(d) or np.min(np.linalg.norm(d, axis=1)) > 3.2:
+                pos.append(p)
+        ions = Atoms(["Na", "Cl"] * n_pairs, positions=np.array(pos))
+        ions.set_initial_charges([1.0, -1.0] * n_pairs)
+        atoms = atoms + ions
+    atoms.set_cell(cell)
+    atoms.pbc = (True, True, False)
+    system = System.from_atoms(atoms)
+    system.frozen[system.tags > 0] = True
+    return system
+
+
+def solver_for(system, dv=1.0, accuracy=1e-10, slab_factor=3.0, field=(0, 0, 0), tolerance=1e-10, qeq=None, **kw):
+    sigma = np.where(system.tags > 0, SIGMA, 0.0)
+    for el, p in (qeq or {}).items():
+        sigma[np.array(system.symbols) == el] = p.sigma
+    ewald = Ewald(accuracy=accuracy, sigma=sigma, slab_factor=slab_factor)
+    electrodes = [Electrode("bottom", np.nonzero(system.tags == 1)[0], -dv / 2, SIGMA),
+                  Electrode("top", np.nonzero(system.tags == 2)[0], dv / 2, SIGMA)]
+    return ChargeSolver(ewald, electrodes, qeq=qeq, field=field, tolerance=tolerance, **kw)
+
+
+def dense_solution(solver, system):
+    """The same constrained minimum by a dense KKT solve, columns of A from unit charges."""
+    ew = solver.ewald
+    solver.setup(system)
+    v = solver.variable
+    n = len(v)
+    a = np.zeros((n, n))
+    for k in range(n):
+        e = np.zeros(system.n_atoms)
+        e[v[k]] = 1.0
+        a[:, k] = ew.potential(system, charges=e)[v]
+    a += np.diag(solver._hardness[v])
+    fixed = np.zeros(system.n_atoms)
+    fixed[solver.fixed] = system.charges[solver.fixed]
+    b = -solver._chi[v] + solver._psi[v] + system.positions[v] @ solver.field - ew.potential(system, charges=fixed)[v]
+    kkt = np.block([[a, -np.ones((n, 1))], [np.ones((1, n)), np.zeros((1, 1))]])
+    target = solver._total - fixed.sum()
+    x = np.linalg.solve(kkt, np.append(b, target))
+    return x[:n], a
+
+
+def test_cg_equals_dense_solve_with_electrodes_qeq_and_ions():
+    system = capacitor(side=4, n_pairs=4)
+    # Two ions become QEq atoms (Cl), the Na keep fixed charges.
+    qeq = {"Cl": QEqParameters(chi=8.3, hardness=9.0, sigma=1.0)}
+    solver = solver_for(system, dv=0.8, qeq=qeq, field=(0, 0, 0.02))
+    expected, a = dense_solution(solver, system)
+    assert np.allclose(a, a.T, atol=1e-12 * np.abs(a).max())
+    info = solver.solve(system)
+    got = system.charges[solver.variable]
+    print(f"CG: {info.iterations} iterations, residual {info.residual:.2e} V, "
+          f"max |q_CG - q_dense| = {np.abs(got - expected).max():.2e} e")
+    assert np.abs(got - expected).max() < 1e-8
+    assert system.charges.sum() == pytest.approx(0.0, abs=1e-12)
+
+
+def test_cg_equals_dense_solve_bulk_qeq_with_net_charge():
+    rng = np.random.default_rng(3)
+    cell = np.array([[9.0, 0, 0], [1.0, 8.5, 0], [0.5, -0.7, 9.5]])
+    atoms = Atoms("O8H16", positions=rng.uniform(0, 1, (24, 3)) @ cell, cell=cell, pbc=True)
+    system = System.from_atoms(atoms)
+    qeq = {"O": QEqParameters(chi=8.5, hardness=12.0, sigma=0.7), "H": QEqParameters(chi=4.5, hardness=14.0, sigma=0.5)}
+    sigma = np.where(np.array(system.symbols) == "O", 0.7, 0.5)
+    solver = ChargeSolver(Ewald(accuracy=1e-10, sigma=sigma), qeq=qeq, total_charge=-1.0, tolerance=1e-11)
+    expected, _ = dense_solution(solver, system)
+    solver.solve(system)
+    assert np.abs(system.charges - expected).max() < 1e-8
+    assert system.charges.sum() == pytest.approx(-1.0, abs=1e-12)
+    # Oxygen (more electronegative) ends up negative on average.
+    assert system.charges[np.array(system.symbols) == "O"].mean() < 0
+
+
+def test_empty_capacitor_is_linear_and_matches_the_parallel_plate():
+    system = capacitor(side=4, layers=3, gap=15.0)
+    bottom, top = np.nonzero(system.tags == 1)[0], np.nonzero(system.tags == 2)[0]
+    charges = []
+    for dv in (0.5, 1.0, 2.0):
+        s = system.copy()
+        solver_for(s, dv=dv).solve(s)
+        charges.append(s.charges[top].sum())
+        assert s.charges[bottom].sum() == pytest.approx(-charges[-1], abs=1e-10)
+    charges = np.array(charges)
+    np.testing.assert_allclose(charges / [0.5, 1.0, 2.0], charges[1], rtol=1e-8)  # linear in dV
+    area = abs(np.linalg.det(system.cell[:2, :2]))
+    z = system.positions[:, 2]
+    d = z[top].min() - z[bottom].max()
+    eps0 = 1.0 / (4 * np.pi * KE)  # e / (V Å)
+    plate = eps0 * area / d
+    # The induced charge sits on the surface atoms as Gaussians of width sigma (a little of it
+    # on the next layer), so the plates' effective separation d_eff = eps0 A / C is d to within
+    # about a width on each side.
+    d_eff = eps0 * area / charges[1]
+    print(f"capacitor: Q/dV = {charges[1]:.5f} e/V, parallel plate eps0 A/d = {plate:.5f} e/V, "
+          f"effective gap {d_eff:.3f} Å vs {d:.3f} Å")
+    assert abs(d_eff - d) < 2 * SIGMA
+    # A conductor's charge sits on the face towards the other electrode.
+    s = system.copy()
+    solver_for(s, dv=1.0).solve(s)
+    layers = np.round(z[top] - z[top].min(), 2)
+    inner = s.charges[top][layers == layers.min()].sum()
+    outer = s.charges[top][layers == layers.max()].sum()
+    print(f"top electrode: inner layer {inner:.5f} e, outer layer {outer:.2e} e")
+    assert abs(outer) < 0.01 * abs(inner)
+
+
+def test_capacitor_charge_converges_with_slab_factor():
+    # A cell barely taller than the capacitor, so that small padding factors leave little vacuum.
+    system = capacitor(side=4, layers=2, gap=12.0, height=18.0)
+    top = np.nonzero(system.tags == 2)[0]
+    q = []
+    for factor in (1.25, 1.5, 2.0, 3.0):
+        s = system.copy()
+        solver_for(s, slab_factor=factor).solve(s)
+        q.append(s.charges[top].sum())
+    diffs = np.abs(np.diff(q))
+    print("Q_top vs slab_factor 1.25, 1.5, 2, 3:", q)
+    assert diffs[1] < diffs[0] and diffs[2] < diffs[1]
+    assert abs(q[-1] - q[-2]) < 1e-6 * abs(q[-1])
+
+
+def test_field_enters_the_right_hand_side_only():
+    system = capacitor(side=4, layers=2, n_pairs=3)
+    results = {}
+    for name, ez in (("zero", 0.0), ("one", 0.03), ("two", 0.05), ("sum", 0.08)):
+        s = system.copy()
+        solver_for(s, field=(0, 0, ez)).solve(s)
+        results[name] = s.charges.copy()
+    # Affine in E with one matrix: q(E1 + E2) = q(E1) + q(E2) - q(0).
+    np.testing.assert_allclose(results["sum"], results["one"] + results["two"] - results["zero"], atol=1e-9)
+    assert np.abs(results["one"] - results["zero"]).max() > 1e-3
+
+
+def test_field_forces_are_q_e_and_the_energy_is_hellmann_feynman():
+    system = capacitor(side=4, layers=2, n_pairs=3)
+    solver = solver_for(system, field=(0, 0, 0.05), tolerance=1e-12)
+    ff = ForceField([solver.ewald], NeighborList(solver.ewald.setup(system).r_cut, 0.5), charge_solver=solver)
+    res = ff.compute(system)
+    # Forces at the converged charges equal -dU/dr with the charges re-solved (Hellmann–Feynman).
+    ion = np.nonzero(system.tags == 0)[0][0]
+    h = 1e-4
+    for k in range(3):
+        plus, minus = system.copy(), system.copy()
+        plus.positions[ion, k] += h
+        minus.positions[ion, k] -= h
+        fd = -(ff.compute(plus).energy - ff.compute(minus).energy) / (2 * h)
+        assert res.forces[ion, k] == pytest.approx(fd, rel=1e-6, abs=1e-7)
+
+
+def test_nve_at_constant_potential_conserves_energy_and_warm_start_helps():
+    system = capacitor(side=4, layers=2, gap=14.0, n_pairs=6, seed=2)
+    solver = solver_for(system, dv=1.0, accuracy=1e-6, tolerance=1e-10)
+    ewald = solver.ewald
+    ewald.setup(system)
+    coeffs = {p: {"epsilon": 0.01, "sigma": 3.0} for p in ("Na-Na", "Cl-Cl", "Na-Cl", "Na-Au", "Cl-Au")}
+    coeffs["Au-Au"] = {"epsilon": 0.0, "sigma": 3.0}
+    lj = LennardJones(coeffs, cutoff=7.0)
+    ff = ForceField([lj, ewald], NeighborList(max(7.0, ewald.cutoff), 1.0), charge_solver=solver)
+    maxwell_boltzmann(system, 600.0, np.random.default_rng(5))
+
+    class Recorder:
+        every = 5
+
+        def __init__(self):
+            self.energy, self.iterations = [], []
+
+        def observe(self, sim):
+            self.energy.append(sim.conserved_energy)
+            self.iterations.append(solver.last.iterations)
+
+        def close(self):
+            pass
+
+    # Thermalise the random start (ion pairing releases several eV) before measuring.
+    Simulation(system, ff, LangevinBAOAB(dt=1.0, temperature=600.0, friction=0.05, seed=6)).run(1000)
+    rec = Recorder()
+    sim = Simulation(system, ff, VelocityVerlet(dt=1.0), observers=[rec])
+    sim.run(2000)  # 2 ps
+    e = np.array(rec.energy)
+    drift = np.abs(e - e[0]).max() / abs(e[0])
+    warm = np.mean(rec.iterations[1:])
+    # Cold: the same solves from zero electrode charges.
+    cold = []
+    for _ in range(5):
+        s = system.copy()
+        s.charges[solver.variable] = 0.0
+        cold.append(solver.solve(s, ff.neighbors).iterations)
+    print(f"constant-potential NVE 2 ps: max relative energy deviation {drift:.2e}; CG iterations warm "
+          f"{warm:.1f}, cold {np.mean(cold):.1f} (x{np.mean(cold) / warm:.1f})")
+    assert drift < 1e-4
+    assert warm < np.mean(cold)
+
+
+def test_non_convergence_names_residual_and_iterations():
+    system = capacitor(side=4, n_pairs=2)
+    solver = solver_for(system, max_iterations=1, tolerance=1e-14)
+    with pytest.raises(SimulationError, match=r"did not converge: RMS residual [0-9.e+-]+ V after 1 iterations"):
+        solver.solve(system)
+
+
+def test_errors():
+    system = capacitor(side=4)
+    with pytest.raises(InputError, match="sigma must be > 0"):
+        ChargeSolver(Ewald(), [Electrode("x", np.array([0, 1]), 0.0, 0.0)]).setup(system)
+    with pytest.raises(InputError, match="shares atoms"):
+        ChargeSolver(Ewald(), [Electrode("a", np.array([0, 1]), 0.0, 0.4),
+                               Electrode("b", np.array([1, 2]), 0.0, 0.4)]).setup(system)
+    with pytest.raises(InputError, match="periodic direction"):
+        ChargeSolver(Ewald(), [Electrode("a", np.array([0, 1]), 0.0, 0.4)], field=(0.1, 0, 0)).setup(system)
