@@ -154,6 +154,10 @@ def evaluate(deck) -> dict:
         "stress": result.stress(volume).tolist() if volume > 0 else None,
         "charges": system.charges.tolist(),
         "observables": {k: float(v) for k, v in result.extra.items()},
+        "electrostatics": next(({"alpha": t.params.alpha, "r_cut": t.params.r_cut, "k_cut": t.params.k_cut,
+                                 "n_kvectors": t.params.n_kvectors, "slab": t.params.slab,
+                                 "estimated_relative_force_error": t.params.estimated_error}
+                                for t in forcefield.terms if isinstance(t, Ewald)), None),
         "n_atoms": system.n_atoms,
         "units": {"energy": "eV", "forces": "eV/Å", "stress": "eV/Å^3", "charges": "e"},
         "deck": str(deck.path) if deck.path else deck.source,

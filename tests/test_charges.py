@@ -252,3 +252,79 @@ def test_errors():
                                Electrode("b", np.array([1, 2]), 0.0, 0.4)]).setup(system)
     with pytest.raises(InputError, match="periodic direction"):
         ChargeSolver(Ewald(), [Electrode("a", np.array([0, 1]), 0.0, 0.4)], field=(0.1, 0, 0)).setup(system)
+
+
+CAPACITOR_DECK = """
+[system]
+structure = "cap.extxyz"
+temperature = 300.0
+frozen = ["metal"]
+[groups]
+metal = {{ elements = ["Au"] }}
+[[pair]]
+style = "lj"
+cutoff = 6.0
+[pair.coeffs]
+"Na-Na" = {{ epsilon = 0.01, sigma = 3.0 }}
+"Cl-Cl" = {{ epsilon = 0.01, sigma = 3.0 }}
+"Na-Cl" = {{ epsilon = 0.01, sigma = 3.0 }}
+"Na-Au" = {{ epsilon = 0.01, sigma = 3.0 }}
+"Cl-Au" = {{ epsilon = 0.01, sigma = 3.0 }}
+"Au-Au" = {{ epsilon = 0.0, sigma = 3.0 }}
+[electrostatics]
+accuracy = 1e-6
+[[electrode]]
+name = "bottom"
+tag = 1
+potential = -0.5
+sigma = 0.357
+[[electrode]]
+name = "top"
+tag = 2
+potential = 0.5
+sigma = 0.357
+[charges]
+tolerance = 1e-9
+[md]
+steps = 10
+dt = 1.0
+integrator = "langevin"
+temperature = 300.0
+seed = 3
+[output]
+directory = "{out}"
+thermo_every = 5
+trajectory_every = 5
+progress = false
+"""
+
+
+def test_deck_run_and_eval_report_electrode_charges(tmp_path):
+    from ase.io import write
+
+    from echemmd.cli import main
+    from echemmd.io.h5md import read_h5md
+
+    system = capacitor(side=4, layers=2, gap=12.0, n_pairs=3, seed=4)
+    write(tmp_path / "cap.extxyz", system.to_atoms(), format="extxyz")
+    deck = tmp_path / "deck.toml"
+    deck.write_text(CAPACITOR_DECK.format(out=tmp_path / "out"))
+    assert main(["eval", str(deck), "--json", str(tmp_path / "eval.json")]) == 0
+    import json
+
+    data = json.loads((tmp_path / "eval.json").read_text())
+    q = np.array(data["charges"])
+    assert q.sum() == pytest.approx(0.0, abs=1e-10)
+    assert data["observables"]["charge_top"] == pytest.approx(-data["observables"]["charge_bottom"], abs=1e-10)
+    assert data["observables"]["charge_top"] == pytest.approx(q[system.tags == 2].sum(), abs=1e-12)
+    assert main(["run", str(deck)]) == 0
+    header = (tmp_path / "out" / "thermo.csv").read_text().splitlines()[0].split(",")
+    for column in ("charge_bottom_e", "charge_top_e", "cg_iterations", "cg_residual_V"):
+        assert column in header
+    traj = read_h5md(tmp_path / "out" / "trajectory.h5md")
+    assert len(traj["step"]) == 3
+    # Charges are stored every frame, and the electrode totals are observables.
+    top = system.tags == 2
+    np.testing.assert_allclose(traj["charges"][:, top].sum(axis=1), traj["observables"]["charge_top"],
+                               atol=1e-12)
+    assert np.ptp(traj["charges"][:, top].sum(axis=1)) > 0  # the ions move, the induced charge follows
