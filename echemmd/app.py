@@ -18,8 +18,11 @@ from echemmd.electrostatics import Ewald
 from echemmd.errors import InputError, SimulationError
 from echemmd.forcefield import ForceField
 from echemmd.integrators import make_integrator, maxwell_boltzmann
+from echemmd.mlpotential import HybridModel, NeuralNetworkPotential
 from echemmd.io.checkpoint import load_checkpoint
 from echemmd.io.h5md import H5MDWriter
+from echemmd.io.model import load_model
+from echemmd.io.n2p2 import read_n2p2
 from echemmd.io.observers import (CheckpointObserver, ProgressObserver, ThermoObserver, TrajectoryObserver,
                                   observables_summary)
 from echemmd.io.structure import build_system
@@ -38,12 +41,12 @@ def electrode_indices(electrode, system) -> np.ndarray:
     return np.nonzero(np.isin(system.tags, electrode["tag"]))[0]
 
 
-def build_charge_solver(deck, system, ewald):
-    """The charge solver of ``[[electrode]]``, ``[charges]`` and ``[field]``, or None."""
+def build_charge_solver(deck, system, ewald, qeq=None):
+    """The charge solver of ``[[electrode]]``, QEq (``[charges]`` or the model) and ``[field]``, or None."""
     electrodes = [Electrode(e["name"], electrode_indices(e, system), e["potential"], e["sigma"])
                   for e in deck.data.get("electrode", [])]
     ch = deck["charges"]
-    qeq = {el: QEqParameters(chi=p["chi"], hardness=p["J"], sigma=p["sigma"]) for el, p in (ch["qeq"] or {}).items()}
+    qeq = {el: QEqParameters(chi=p["chi"], hardness=p["J"], sigma=p["sigma"]) for el, p in (qeq or {}).items()}
     field = deck["field"]["E"]
     if not electrodes and not qeq:
         if any(field):
@@ -58,35 +61,72 @@ def build_charge_solver(deck, system, ewald):
     return solver
 
 
-def build_electrostatics(deck, system):
-    """The Ewald term of ``[electrostatics]``, set up for ``system``, and the charge solver (or None)."""
+def load_deck_model(deck):
+    """The HybridModel of ``[model]``, or None."""
+    m = deck["model"]
+    if m["path"] is not None:
+        return load_model(m["path"])
+    if m["n2p2"] is not None:
+        return HybridModel(read_n2p2(m["n2p2"], length_unit=m["length_unit"], energy_unit=m["energy_unit"]),
+                           provenance={"n2p2": m["n2p2"]})
+    return None
+
+
+def build_electrostatics(deck, system, model=None):
+    """The Ewald term (set up for ``system``) and the charge solver, each or None.
+
+    A model with a charge model brings its Gaussian widths, switch radii and charges
+    (fixed per element, written into ``system.charges``, or QEq parameters).
+    """
     es = deck["electrostatics"]
-    if es["method"] == "none":
+    with_model = model is not None and model.has_electrostatics
+    if es["method"] == "none" and not with_model:
         return None, build_charge_solver(deck, system, None) if any(deck["field"]["E"]) else None
     sigma = np.array([float((es["sigma"] or {}).get(sym, 0.0)) for sym in system.symbols])
-    for el, p in (deck["charges"]["qeq"] or {}).items():
+    sw = es["switch"]
+    switch = (sw["r_on"], sw["r_off"]) if sw else None
+    qeq = dict(deck["charges"]["qeq"] or {})
+    if with_model:
+        if es["sigma"] or sw:
+            raise InputError(f"{deck.source}: electrostatics.sigma and electrostatics.switch are set by the model "
+                             f"({deck['model']['path']}); remove them from the deck")
+        if qeq and model.charge_model == "qeq":
+            raise InputError(f"{deck.source}: charges.qeq: the model brings its own QEq parameters")
+        sigma = np.array([float(model.sigma.get(sym, 0.0)) for sym in system.symbols])
+        switch = model.switch
+        if model.charge_model == "fixed":
+            system.charges[:] = [model.charges[sym] for sym in system.symbols]
+        else:
+            qeq = {el: {"chi": p["chi"], "J": p["J"], "sigma": model.sigma[el]} for el, p in model.qeq.items()}
+    for el, p in qeq.items():
         sigma[np.array(system.symbols) == el] = p["sigma"]
     for e in deck.data.get("electrode", []):
         sigma[electrode_indices(e, system)] = e["sigma"]
-    sw = es["switch"]
     ewald = Ewald(accuracy=es["accuracy"], alpha=es["alpha"], r_cut=es["r_cut"], k_cut=es["k_cut"],
-                  slab_factor=es["slab_factor"], sigma=sigma if np.any(sigma > 0) else None,
-                  switch=(sw["r_on"], sw["r_off"]) if sw else None)
+                  slab_factor=es["slab_factor"], sigma=sigma if np.any(sigma > 0) else None, switch=switch)
     try:
         ewald.setup(system)
     except InputError as exc:
         raise InputError(f"{deck.source}: [electrostatics]: {exc}") from None
-    return ewald, build_charge_solver(deck, system, ewald)
+    return ewald, build_charge_solver(deck, system, ewald, qeq)
 
 
 def build_forcefield(deck, system) -> ForceField:
     """The force field of a deck: one term per ``[[pair]]`` table and the electrostatics, one neighbour list."""
     terms = []
+    model = load_deck_model(deck)
+    if model is not None:
+        nnp = NeuralNetworkPotential(model.short_range)
+        try:
+            nnp.check_elements(system)
+        except InputError as exc:
+            raise InputError(f"{deck.source}: model: {exc}") from None
+        terms.append(nnp)
     for k, t in enumerate(deck.data.get("pair", [])):
         name = t["style"] if len(deck.data["pair"]) == 1 else f"{t['style']}{k}"
         terms.append(PairPotential(t["style"], t["coeffs"], t["cutoff"], shift=t["shift"], mixing=t["mixing"],
                                    name=name))
-    ewald, solver = build_electrostatics(deck, system)
+    ewald, solver = build_electrostatics(deck, system, model)
     if ewald is not None:
         terms.append(ewald)
     cutoff = max((t.cutoff for t in terms), default=0.0)

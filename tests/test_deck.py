@@ -197,10 +197,10 @@ def test_toml_syntax_error_has_line_and_column(tmp_path):
 def test_unknown_section_suggests(tmp_path):
     msg = _error(_deck(tmp_path, extra="[limit]\nmax_force = 3.0"))
     assert "deck.toml" in msg and "unknown section [limit]" in msg and "'limits'" in msg
-    assert "Valid sections: system, groups, neighbors, pair, electrostatics, electrode, charges, field, md, output, limits" in msg
+    assert "Valid sections: system, groups, neighbors, pair, model, electrostatics, electrode, charges, field, md, output, limits" in msg
     # Sections of later parts are not in the schema yet.
-    msg = _error(_deck(tmp_path, extra="[model]\npath = 'x.h5'"))
-    assert "unknown section [model]" in msg
+    msg = _error(_deck(tmp_path, extra="[training]\nepochs = 3"))
+    assert "unknown section [training]" in msg
 
 
 def test_unknown_key_suggests(tmp_path):

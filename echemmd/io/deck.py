@@ -243,6 +243,17 @@ SECTIONS: tuple[Section, ...] = (
         ),
     ),
     Section(
+        "model",
+        heading="[model]",
+        description=(
+            "A machine-learning potential: an echemmd model file (HDF5: descriptors, networks, charge "
+            "model, Gaussian widths, switch radii) or an n2p2 directory (input.nn, scaling.data, "
+            "weights.NNN.data; short range only). A model with a charge model brings its electrostatics: "
+            "the Ewald sum of `[electrostatics]` (its method is then `ewald`) uses the model's widths and "
+            "switch. Give exactly one of `path` and `n2p2`."
+        ),
+    ),
+    Section(
         "electrostatics",
         heading="[electrostatics]",
         description=(
@@ -370,6 +381,16 @@ KEYS: tuple[Key, ...] = (
     Key("pair.coeffs.bmh", "cutoff", "float", None, "Å", min=0.0, min_inclusive=False,
         description="Cutoff of this pair, at most the term's `cutoff`. Unset: the term's cutoff.",
         doc_default="pair cutoff"),
+    # [model]
+    Key("model", "path", "path", None, description="echemmd model file (HDF5), relative to the deck.",
+        doc_default="unset", doc_allowed="an existing file"),
+    Key("model", "n2p2", "str", None, description=(
+        "Directory with an n2p2 model (input.nn, scaling.data, weights.NNN.data), relative to the deck."),
+        doc_default="unset", doc_allowed="an existing directory"),
+    Key("model", "length_unit", "str", "Angstrom", choices=("Angstrom", "Bohr"),
+        description="Length unit of the n2p2 files."),
+    Key("model", "energy_unit", "str", "eV", choices=("eV", "Hartree"),
+        description="Energy unit of the n2p2 files."),
     # [electrostatics]
     Key("electrostatics", "method", "str", "none", choices=("none", "ewald"), description=(
         '`"ewald"`: Ewald sum; `"none"`: no long-range Coulomb.'),
@@ -1151,6 +1172,27 @@ def _check_pairs_against_structure(data: dict, atoms, structure: str, ctx: _Cont
                               f"{hint} '{a}-{b}'")
 
 
+def _check_model(data: dict, ctx: _Context, given: dict) -> None:
+    m = data["model"]
+    if "model" not in given:
+        return
+    if (m["path"] is None) == (m["n2p2"] is None):
+        ctx.error("model", "needs exactly one of path (an echemmd model file) and n2p2 (an n2p2 directory)")
+        return
+    if m["n2p2"] is not None:
+        p = Path(os.path.expanduser(m["n2p2"]))
+        if not p.is_absolute():
+            p = (Path.cwd() if "model.n2p2" in ctx.overridden else ctx.base_dir) / p
+        p = Path(os.path.normpath(p))
+        if not p.is_dir():
+            ctx.error("model.n2p2", f"directory not found: {p}")
+            return
+        m["n2p2"] = str(p)
+    elif "length_unit" in given["model"] or "energy_unit" in given["model"]:
+        ctx.warnings.append(f"{ctx.source}: model.length_unit and model.energy_unit apply to n2p2 models only; "
+                            "an echemmd model file is in Å and eV")
+
+
 def _check_electrostatics(data: dict, ctx: _Context, given: dict) -> None:
     es = data["electrostatics"]
     if "electrostatics" in given and "method" not in given["electrostatics"]:
@@ -1258,6 +1300,7 @@ _DECK_CHECKS: list[tuple[Callable, bool]] = [
     (_check_groups, False),
     (_check_md, True),
     (_check_pair_terms, False),
+    (_check_model, True),
     (_check_electrostatics, True),
     (_check_charges, False),
 ]
