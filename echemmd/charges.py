@@ -177,36 +177,42 @@ class ChargeSolver:
         return phi[self.variable] + self._hardness[self.variable] * d_variable
 
     def diagonal(self, system, neighbors):
-        """Diagonal of A_vv + J, eV/e^2 (the Jacobi preconditioner)."""
+        """Diagonal of A_vv + J, eV/e^2 (the Jacobi preconditioner).
+
+        It depends on the cell, the Ewald parameters and the widths only, so it is cached.
+        """
         ew = self.ewald
         ew._ensure_setup(system)
         p = ew.params
+        key = (system.cell.tobytes(), p.alpha, p.r_cut, p.k_cut, ew._sigma.tobytes(), self.variable.tobytes())
+        if getattr(self, "_diagonal_key", None) == key:
+            return self._diagonal
         sig = ew._sigma
         v = self.variable
         # Reciprocal part: a unit charge alone has |S(k)|^2 = 1 for every k.
         d = np.full(v.size, 2.0 * float(ew._weight.sum()))
-        with np.errstate(divide="ignore"):
-            self_term = np.where(sig[v] > 0, 1.0 / (2.0 * math.sqrt(math.pi) * np.where(sig[v] > 0, sig[v], 1.0)),
-                                 0.0)
+        self_term = np.where(sig[v] > 0, 1.0 / (2.0 * math.sqrt(math.pi) * np.where(sig[v] > 0, sig[v], 1.0)), 0.0)
         d += 2.0 * KE * (self_term - p.alpha / math.sqrt(math.pi))
         d += -2.0 * KE * math.pi / (2.0 * p.volume * p.alpha**2)
         if p.slab:
             lz = p.cell[2, 2]
             d += -(KE * 2.0 * math.pi / p.volume) * lz * lz / 6.0
-        # A charge's own periodic images inside the real-space cutoff.
+        # A charge's own periodic images inside the real-space cutoff (only in small cells).
         nl = ew._neighbors(system, neighbors)
         first, neigh, shifts = nl.full
+        owner = np.repeat(np.arange(system.n_atoms), np.diff(first))
         r_on, r_off = ew.switch if ew.switch else (0.0, 0.0)
-        position = {int(a): k for k, a in enumerate(v)}
-        for i in v:
-            for q in range(first[i], first[i + 1]):
-                if neigh[q] != i:
-                    continue
-                r = float(np.linalg.norm(shifts[q] @ system.cell))
-                if r < p.r_cut:
-                    f, _ = ewald_kernels.real_space_pair(r, p.alpha, 2.0 * sig[i], r_on, r_off)
-                    d[position[int(i)]] += KE * f
-        return d + self._hardness[v]
+        slot = np.full(system.n_atoms, -1)
+        slot[v] = np.arange(v.size)
+        for q in np.nonzero((neigh == owner) & (slot[owner] >= 0))[0]:
+            i = owner[q]
+            r = float(np.linalg.norm(shifts[q] @ system.cell))
+            if r < p.r_cut:
+                f, _ = ewald_kernels.real_space_pair(r, p.alpha, 2.0 * sig[i], r_on, r_off)
+                d[slot[i]] += KE * f
+        self._diagonal = d + self._hardness[v]
+        self._diagonal_key = key
+        return self._diagonal
 
     def right_hand_side(self, system, neighbors):
         """b = -chi + psi + E_ext . r - (A q_f)_v, V."""
