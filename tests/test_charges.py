@@ -328,3 +328,30 @@ def test_deck_run_and_eval_report_electrode_charges(tmp_path):
     np.testing.assert_allclose(traj["charges"][:, top].sum(axis=1), traj["observables"]["charge_top"],
                                atol=1e-12)
     assert np.ptp(traj["charges"][:, top].sum(axis=1)) > 0  # the ions move, the induced charge follows
+
+
+@pytest.mark.parametrize("change,fragments", [
+    (("[electrostatics]\naccuracy = 1e-6\n", ""), ["electrostatics.method", "[[electrode]] needs electrostatics"]),
+    (("tag = 2\n", "tag = 7\n"), ["electrode[1].tag", "no atom", "has tag 7", "tags present: 0, 1, 2"]),
+    (("tolerance = 1e-9\n", "tolerance = 1e-9\nqeq = { Na = { chi = 1.0, J = -2.0, sigma = 0.5 } }\n"),
+     ["charges.qeq.Na", "J >= 0"]),
+    (("tolerance = 1e-9\n", "tolerance = 1e-9\nqeq = { K = { chi = 1.0, J = 2.0, sigma = 0.5 } }\n"),
+     ["charges.qeq.K", "not in the structure"]),
+    (("[md]\n", "[field]\nE = [0.1, 0.0, 0.0]\n[md]\n"), ["field.E", "component x", "periodic"]),
+    (('name = "top"\n', 'name = "bottom"\n'), ["electrode[1].name", "used twice"]),
+])
+def test_charge_deck_errors(tmp_path, capsys, change, fragments):
+    from ase.io import write
+
+    from echemmd.cli import EXIT_INPUT, main
+
+    system = capacitor(side=4, layers=2, gap=12.0, n_pairs=2, seed=4)
+    write(tmp_path / "cap.extxyz", system.to_atoms(), format="extxyz")
+    text = CAPACITOR_DECK.format(out=tmp_path / "out")
+    old, new = change
+    assert old in text
+    (tmp_path / "deck.toml").write_text(text.replace(old, new, 1) if new or old else text)
+    assert main(["eval", str(tmp_path / "deck.toml"), "--json", str(tmp_path / "e.json")]) == EXIT_INPUT
+    err = capsys.readouterr().err
+    for f in fragments:
+        assert f in err, err
