@@ -237,6 +237,11 @@ def build_simulation(deck, restart=None, stream=None, progress_stream=None):
         reference = ckpt.extra.get("neighbor_reference") if ckpt.extra else None
         if forcefield.neighbors is not None and reference is not None:
             forcefield.neighbors.build(np.asarray(reference), system.cell, system.pbc)
+        previous = ckpt.extra.get("charge_solver_previous") if ckpt.extra else None
+        if forcefield.charge_solver is not None:
+            forcefield.charge_solver.resume = True
+            if previous is not None:
+                forcefield.charge_solver.previous = np.asarray(previous, dtype=np.float64)
     else:
         system = prepare_system(deck)
         forcefield = build_forcefield(deck, system)

@@ -120,6 +120,10 @@ class ChargeSolver:
         self.name = name
         self.cutoff = 0.0  # needs no neighbour list of its own
         self.last = None
+        #: Variable charges of the solve before the last one (the predictor's history; checkpointed).
+        self.previous = None
+        #: Set after restoring a checkpoint: the next solve keeps the charges if they are converged.
+        self.resume = False
         self._numbers = None
 
     # ------------------------------------------------------------------ setup
@@ -231,13 +235,27 @@ class ChargeSolver:
             self.setup(system)
         v = self.variable
         q_v_target = self._total - float(system.charges[self.fixed].sum())
-        q = np.array(system.charges[v] if initial is None else initial, dtype=np.float64)
+        current = np.array(system.charges[v], dtype=np.float64)
+        resuming, self.resume = self.resume, False
+        if resuming:
+            # The charges of a checkpoint were converged at these positions: keep them bit for bit
+            # when they still are, so a restarted run continues exactly.
+            q = current
+        elif initial is not None:
+            q = np.array(initial, dtype=np.float64)
+        elif self.previous is not None and self.previous.shape == current.shape:
+            # Linear extrapolation from the last two solutions: charges follow the atoms smoothly,
+            # so this starts the CG an order closer than the last charges alone.
+            q = 2.0 * current - self.previous
+        else:
+            q = current
         inv_m = 1.0 / self.diagonal(system, neighbors)
         if np.any(inv_m <= 0):
             raise SimulationError("the charge solver's matrix has a non-positive diagonal: give every variable "
                                   "atom a Gaussian width sigma > 0 (and QEq atoms a hardness J >= 0)")
         # Feasible start: the M-weighted shift onto the constraint plane.
-        q += inv_m * (q_v_target - q.sum()) / inv_m.sum()
+        if not resuming:
+            q += inv_m * (q_v_target - q.sum()) / inv_m.sum()
         b = self.right_hand_side(system, neighbors)
         r = self._apply(system, neighbors, q) - b  # gradient of U in q_v, V
         # r is kept free of its component along 1 (the Lagrange multiplier mu, accumulated apart):
@@ -252,6 +270,9 @@ class ChargeSolver:
         d = -g
         it = 0
         residual = history[0]
+        if resuming and residual <= self.tolerance:
+            self.last = SolveInfo(iterations=0, residual=residual, multiplier=mu, converged=True, history=history)
+            return self.last
         while residual > self.tolerance and it < self.max_iterations:
             hd = self._apply(system, neighbors, d)
             dhd = float(np.dot(d, hd))
@@ -283,6 +304,8 @@ class ChargeSolver:
                                   f"iterations (tolerance {self.tolerance:.3g} V, max_iterations "
                                   f"{self.max_iterations})")
         q += inv_m * (q_v_target - q.sum()) / inv_m.sum()  # exact total charge despite round-off
+        if initial is None:  # an explicit start (a cold solve, a test) leaves the MD history alone
+            self.previous = current
         system.charges[v] = q
         return info
 

@@ -228,8 +228,7 @@ def test_nve_at_constant_potential_conserves_energy_and_warm_start_helps():
     cold = []
     for _ in range(5):
         s = system.copy()
-        s.charges[solver.variable] = 0.0
-        cold.append(solver.solve(s, ff.neighbors).iterations)
+        cold.append(solver.solve(s, ff.neighbors, initial=np.zeros(len(solver.variable))).iterations)
     print(f"constant-potential NVE 2 ps: max relative energy deviation {drift:.2e}; CG iterations warm "
           f"{warm:.1f}, cold {np.mean(cold):.1f} (x{np.mean(cold) / warm:.1f})")
     assert drift < 1e-4
@@ -355,3 +354,22 @@ def test_charge_deck_errors(tmp_path, capsys, change, fragments):
     err = capsys.readouterr().err
     for f in fragments:
         assert f in err, err
+
+
+def test_constant_potential_restart_continues_exactly(tmp_path):
+    from ase.io import write
+
+    from echemmd.cli import main
+    from echemmd.io.checkpoint import load_checkpoint
+
+    system = capacitor(side=4, layers=2, gap=12.0, n_pairs=3, seed=4)
+    write(tmp_path / "cap.extxyz", system.to_atoms(), format="extxyz")
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.toml").write_text(CAPACITOR_DECK.format(out=tmp_path / name))
+    assert main(["run", str(tmp_path / "a.toml")]) == 0
+    assert main(["run", str(tmp_path / "b.toml"), "--steps", "5"]) == 0
+    assert main(["run", str(tmp_path / "b.toml"), "--restart", str(tmp_path / "b" / "checkpoint.h5")]) == 0
+    a = load_checkpoint(tmp_path / "a" / "checkpoint.h5").system
+    b = load_checkpoint(tmp_path / "b" / "checkpoint.h5").system
+    np.testing.assert_array_equal(a.positions, b.positions)
+    np.testing.assert_array_equal(a.charges, b.charges)
