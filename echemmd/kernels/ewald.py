@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from echemmd.kernels.neighbors import _pair_vector
+from echemmd.kernels.neighbors import _pair_vector, sum_virials
 
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 N_CHUNKS = 32  # fixed, so the structure-factor sum does not depend on the thread count
@@ -161,19 +161,7 @@ def real_space(positions, cell, charges, sigma, first, neighbors, shifts, alpha,
             virial_i[i, 3] = w12
             virial_i[i, 4] = w02
             virial_i[i, 5] = w01
-    virial = np.zeros((3, 3))
-    if want_forces:
-        for i in range(n):
-            virial[0, 0] += virial_i[i, 0]
-            virial[1, 1] += virial_i[i, 1]
-            virial[2, 2] += virial_i[i, 2]
-            virial[1, 2] += virial_i[i, 3]
-            virial[0, 2] += virial_i[i, 4]
-            virial[0, 1] += virial_i[i, 5]
-        virial[2, 1] = virial[1, 2]
-        virial[2, 0] = virial[0, 2]
-        virial[1, 0] = virial[0, 1]
-        virial *= ke
+    virial = sum_virials(virial_i) * ke
     return phi, forces, virial
 
 

@@ -227,6 +227,26 @@ _pair_vector = njit(inline="always")(pair_vector)
 
 
 @njit(cache=True)
+def sum_virials(virial_i):
+    """Sum per-atom virials stored as (xx, yy, zz, yz, xz, xy) rows into a symmetric (3, 3), in atom order.
+
+    Serial, so that the total does not depend on the thread count of the loop that filled the rows.
+    """
+    virial = np.zeros((3, 3))
+    for i in range(virial_i.shape[0]):
+        virial[0, 0] += virial_i[i, 0]
+        virial[1, 1] += virial_i[i, 1]
+        virial[2, 2] += virial_i[i, 2]
+        virial[1, 2] += virial_i[i, 3]
+        virial[0, 2] += virial_i[i, 4]
+        virial[0, 1] += virial_i[i, 5]
+    virial[2, 1] = virial[1, 2]
+    virial[2, 0] = virial[0, 2]
+    virial[1, 0] = virial[0, 1]
+    return virial
+
+
+@njit(cache=True)
 def closest_pair(positions, cell, first, neighbors, shifts):
     """Shortest pair distance in a neighbour list.
 

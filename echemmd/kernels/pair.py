@@ -20,7 +20,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from echemmd.kernels.neighbors import _pair_vector
+from echemmd.kernels.neighbors import _pair_vector, sum_virials
 
 LENNARD_JONES = 0
 BORN_MAYER_HUGGINS = 1
@@ -143,16 +143,6 @@ def pair_forces_full(style, positions, cell, types, params, first, neighbors, sh
         virial_i[i, 5] = w01
     # Serial reductions keep the sums independent of the thread count.
     energy = 0.0
-    virial = np.zeros((3, 3))
     for i in range(n):
         energy += energy_i[i]
-        virial[0, 0] += virial_i[i, 0]
-        virial[1, 1] += virial_i[i, 1]
-        virial[2, 2] += virial_i[i, 2]
-        virial[1, 2] += virial_i[i, 3]
-        virial[0, 2] += virial_i[i, 4]
-        virial[0, 1] += virial_i[i, 5]
-    virial[2, 1] = virial[1, 2]
-    virial[2, 0] = virial[0, 2]
-    virial[1, 0] = virial[0, 1]
-    return energy, forces, virial
+    return energy, forces, sum_virials(virial_i)
