@@ -174,6 +174,24 @@ def _angular_order(n, s_r, s_e, r_ang, n_el, a_s, blk):
 
 
 @njit(cache=True)
+def _environment(i, positions, cell, species, first, neighbors, shifts, r_all, cut_kind, cut_par):
+    """Atom i's neighbours within r_all (list entry, element, vector, distance) and their cutoff values.
+
+    The common first half of the value and force passes.
+    """
+    nb = first[i + 1] - first[i]
+    s_p = np.empty(nb, dtype=np.int64)
+    s_e = np.empty(nb, dtype=np.int64)
+    s_d = np.empty((nb, 3))
+    s_r = np.empty(nb)
+    n = _gather(i, positions, cell, first, neighbors, shifts, species, r_all, s_p, s_e, s_d, s_r)
+    fc = np.empty((cut_kind.shape[0], n))
+    dfc = np.empty((cut_kind.shape[0], n))
+    _cutoffs(n, s_r, cut_kind, cut_par, fc, dfc)
+    return n, s_p, s_e, s_d, s_r, fc, dfc
+
+
+@njit(cache=True)
 def _atom_values(i, positions, cell, species, first, neighbors, shifts, tables, out):
     """Fill row i of ``out`` (see :func:`symmetry_functions`).
 
@@ -182,20 +200,12 @@ def _atom_values(i, positions, cell, species, first, neighbors, shifts, tables, 
     """
     (n_el, center_rc, cut_kind, cut_par, rad_first, rad_int, rad_par, rp_first, rp_cut, rp_par,
      ang_first, grp_int, grp_first, fn_int, fn_par) = tables
-    n_cut = cut_kind.shape[0]
     c = species[i]
     r_all = center_rc[c, 0]
     if r_all <= 0.0:
         return
-    nb = first[i + 1] - first[i]
-    s_p = np.empty(nb, dtype=np.int64)
-    s_e = np.empty(nb, dtype=np.int64)
-    s_d = np.empty((nb, 3))
-    s_r = np.empty(nb)
-    n = _gather(i, positions, cell, first, neighbors, shifts, species, r_all, s_p, s_e, s_d, s_r)
-    fc = np.empty((n_cut, n))
-    dfc = np.empty((n_cut, n))
-    _cutoffs(n, s_r, cut_kind, cut_par, fc, dfc)
+    n, s_p, s_e, s_d, s_r, fc, dfc = _environment(i, positions, cell, species, first, neighbors, shifts, r_all,
+                                                  cut_kind, cut_par)
     # Radial functions: each neighbour visits only the functions of its element.
     for s in range(n):
         e = s_e[s]
@@ -313,20 +323,12 @@ def _atom_forces(i, positions, cell, species, first, neighbors, shifts, tables, 
     """
     (n_el, center_rc, cut_kind, cut_par, rad_first, rad_int, rad_par, rp_first, rp_cut, rp_par,
      ang_first, grp_int, grp_first, fn_int, fn_par) = tables
-    n_cut = cut_kind.shape[0]
     c = species[i]
     r_all = center_rc[c, 0]
     if r_all <= 0.0:
         return
-    nb = first[i + 1] - first[i]
-    s_p = np.empty(nb, dtype=np.int64)
-    s_e = np.empty(nb, dtype=np.int64)
-    s_d = np.empty((nb, 3))
-    s_r = np.empty(nb)
-    n = _gather(i, positions, cell, first, neighbors, shifts, species, r_all, s_p, s_e, s_d, s_r)
-    fc = np.empty((n_cut, n))
-    dfc = np.empty((n_cut, n))
-    _cutoffs(n, s_r, cut_kind, cut_par, fc, dfc)
+    n, s_p, s_e, s_d, s_r, fc, dfc = _environment(i, positions, cell, species, first, neighbors, shifts, r_all,
+                                                  cut_kind, cut_par)
     # dE_i/d|r_p| from radial terms, turned into vectors at the end.
     g_r = np.zeros(n)
     g_v = np.zeros((n, 3))
