@@ -32,3 +32,14 @@ EV_PER_A_TO_KJ_PER_MOL_A = EV_TO_KJ_PER_MOL
 FS_PER_PS = 1000.0
 
 PI = math.pi
+
+#: Vacuum permittivity eps0 = 1/(4 pi k_e), e/(V·Å) (so that phi[V] = rho[e/Å^3] · Å^2 / eps0).
+EPS0 = 1.0 / (4.0 * PI * KE)
+#: fs per ns (energy drift is quoted per ns).
+FS_PER_NS = 1.0e6
+#: cm^2 per Å^2.
+CM2_PER_A2 = 1.0e-16
+#: Capacitance per area: 1 e/(V·Å^2) in µF/cm^2.
+E_PER_V_A2_TO_UF_PER_CM2 = ELEMENTARY_CHARGE * 1.0e6 / CM2_PER_A2
+#: Diffusion coefficient: 1 Å^2/fs in m^2/s.
+A2_PER_FS_TO_M2_PER_S = 1.0e-20 / 1.0e-15
