@@ -1,7 +1,8 @@
-"""Command line: ``echemmd run``, ``echemmd eval``, ``echemmd --version``.
+"""Command line: ``echemmd run``, ``eval``, ``validate``, ``analyze``, ``--version``.
 
-Exit codes: 0 success, 2 bad input (deck, structure, checkpoint), 3 a run that
+Exit codes: 0 success, 2 bad input (deck, structure, checkpoint, model), 3 a run that
 stopped (blow-up), 130 interrupted (Ctrl-C / SIGTERM; a checkpoint is written).
+``echemmd validate`` exits 0 when every check passes and 1 when one fails.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 from echemmd import __version__
 from echemmd.errors import InputError, SimulationError
 
+EXIT_FAILED = 1
 EXIT_INPUT = 2
 EXIT_SIMULATION = 3
 EXIT_INTERRUPTED = 130
@@ -36,7 +38,68 @@ def _parser():
     e.add_argument("--json", metavar="OUT.json", default="-",
                    help="write energy, energy_terms, forces, stress, charges here (default: stdout)")
     e.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], help="override any deck key")
+
+    from echemmd.analysis.cli import add_arguments as add_analyze_arguments
+
+    add_analyze_arguments(sub.add_parser("analyze", help="analyse an H5MD trajectory: profiles, potential drop, "
+                                         "capacitance, RDF, MSD, VACF, orientation, thermo"))
+    v = sub.add_parser("validate", help="check a model's invariances, forces, stress and smoothness on a structure",
+                       description="Numerical checks of a model on one structure (translation, rotation and "
+                       "permutation invariance, F = -dE/dx, symmetric force Jacobian, stress = strain "
+                       "derivative, smooth cutoffs), printed as a table. Exit code 0 if all pass, 1 if one "
+                       "fails, 2 for bad input.")
+    v.add_argument("model", help="model file (HDF5, echemmd format) or, with --n2p2, an n2p2 directory")
+    v.add_argument("--structure", required=True, metavar="FILE", help="structure file (any format ASE reads)")
+    v.add_argument("--format", metavar="FMT", help="ASE format of the structure file (default: from its name)")
+    v.add_argument("--n2p2", action="store_true", help="MODEL is an n2p2 directory (input.nn, scaling.data, "
+                   "weights.NNN.data); short-range only")
+    v.add_argument("--length-unit", metavar="UNIT", help="length unit of the n2p2 files "
+                   "(Angstrom or Bohr; default Angstrom)")
+    v.add_argument("--energy-unit", metavar="UNIT", help="energy unit of the n2p2 files (eV or Hartree; "
+                   "default eV)")
+    v.add_argument("--ewald-accuracy", type=float, default=1e-8, help="relative RMS force error of the Ewald "
+                   "sum for models with charges (default 1e-8)")
+    v.add_argument("--seed", type=int, default=0, help="seed of the random moves and picks (default 0)")
     return p
+
+
+def _validate(args) -> int:
+    """``echemmd validate``: load the model and the structure, run the checks, print the table."""
+    from echemmd.errors import EchemmdError
+    from echemmd.io.structure import read_structure
+    from echemmd.validate import format_table, validate_model
+
+    try:
+        if args.n2p2:
+            from echemmd.io.n2p2 import read_n2p2
+            from echemmd.mlpotential import HybridModel
+
+            model = HybridModel(read_n2p2(args.model, length_unit=args.length_unit or "Angstrom",
+                                          energy_unit=args.energy_unit or "eV"),
+                                provenance={"source": f"n2p2 directory {args.model}"})
+        else:
+            if args.length_unit or args.energy_unit:
+                raise InputError("--length-unit and --energy-unit apply to n2p2 models only (with --n2p2); "
+                                 "echemmd model files are always in Å and eV")
+            from echemmd.io.model import load_model
+
+            model = load_model(args.model)
+        atoms = read_structure(args.structure, args.format)
+        print(f"model {args.model}: elements {', '.join(model.elements)}, charge model {model.charge_model}"
+              + (f", switch {model.switch[0]:g}-{model.switch[1]:g} Å" if model.switch else ""))
+        print(f"structure {args.structure}: {len(atoms)} atoms, pbc {''.join('T' if p else 'F' for p in atoms.pbc)}")
+        checks = validate_model(model, atoms, ewald_accuracy=args.ewald_accuracy, seed=args.seed)
+    except InputError as exc:
+        print(f"echemmd: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except SimulationError as exc:  # e.g. a charge solve that does not converge: the model fails
+        print(f"echemmd: validation failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except EchemmdError as exc:  # a cell the neighbour list cannot handle, ...
+        print(f"echemmd: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    print(format_table(checks))
+    return 0 if all(c.passed for c in checks) else EXIT_FAILED
 
 
 def _overrides(args):
@@ -56,6 +119,12 @@ def main(argv=None) -> int:
     if args.command is None:
         _parser().print_help()
         return EXIT_INPUT
+    if args.command == "validate":
+        return _validate(args)
+    if args.command == "analyze":
+        from echemmd.analysis.cli import run as analyze
+
+        return analyze(args)
     from echemmd import app
     from echemmd.io.deck import load_deck
 
