@@ -128,3 +128,21 @@ def test_electrostatics_needs_a_periodic_or_slab_cell(tmp_path, capsys):
     assert run_eval(tmp_path, "accuracy = 1e-5", structure=tmp_path / "wire.extxyz") == EXIT_INPUT
     err = capsys.readouterr().err
     assert "electrostatics.method" in err and "pbc" in err and "wire.extxyz" in err
+
+
+def test_field_on_fixed_charges_adds_q_e_forces(tmp_path):
+    base = (INPUTS / "nacl_slab.toml").read_text().replace('"nacl_slab.extxyz"', f'"{INPUTS / "nacl_slab.extxyz"}"')
+    (tmp_path / "plain.toml").write_text(base)
+    (tmp_path / "field.toml").write_text(base.replace("[md]", "[field]\nE = [0.0, 0.0, 0.1]\n\n[md]"))
+    assert main(["eval", str(tmp_path / "plain.toml"), "--json", str(tmp_path / "a.json")]) == 0
+    assert main(["eval", str(tmp_path / "field.toml"), "--json", str(tmp_path / "b.json")]) == 0
+    a, b = (json.loads((tmp_path / f).read_text()) for f in ("a.json", "b.json"))
+    q = np.array(a["charges"])
+    df = np.array(b["forces"]) - np.array(a["forces"])
+    np.testing.assert_allclose(df[:, 2], 0.1 * q, atol=1e-12)
+    np.testing.assert_allclose(df[:, :2], 0.0, atol=1e-12)
+    from ase.io import read
+
+    z = read(INPUTS / "nacl_slab.extxyz").positions[:, 2]
+    assert b["energy"] - a["energy"] == pytest.approx(-0.1 * float(q @ z), abs=1e-9)
+    assert b["energy_terms"]["field"] == pytest.approx(-0.1 * float(q @ z), abs=1e-9)
