@@ -339,6 +339,11 @@ def _run(args):
             from echemmd.analysis import write_csv
 
             written.append(write_csv(os.path.join(out, "capacitance.csv"), rows))
+            # Charges solved at every step (constant potential) fluctuate only through the electrolyte:
+            # the total capacitance adds the response with the ions held fixed (Scalfi et al. 2020).
+            print("  note: for a constant-potential run, C = <dQ^2>/(k_B T) + C_inf, where C_inf is the "
+                  "electrode response with the ions fixed (two `echemmd eval` runs at different potentials; "
+                  "see docs/labs/03_capacitor.md)")
 
     # ------------------------------------------------------------ structure
     if applies("rdf"):
