@@ -1,4 +1,4 @@
-"""Command line: ``echemmd run``, ``eval``, ``validate``, ``analyze``, ``--version``.
+"""Command line: ``echemmd run``, ``eval``, ``train``, ``validate``, ``analyze``, ``--version``.
 
 Exit codes: 0 success, 2 bad input (deck, structure, checkpoint, model), 3 a run that
 stopped (blow-up), 130 interrupted (Ctrl-C / SIGTERM; a checkpoint is written).
@@ -38,6 +38,14 @@ def _parser():
     e.add_argument("--json", metavar="OUT.json", default="-",
                    help="write energy, energy_terms, forces, stress, charges here (default: stdout)")
     e.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], help="override any deck key")
+
+    t = sub.add_parser("train", help="fit a model to reference data (energies, forces, stress)",
+                       description="Train the networks of a model from a training deck (TOML; see "
+                       "docs/training.md). Writes the model file, a per-epoch CSV log, a report and plots.")
+    t.add_argument("deck", help="training deck (TOML)")
+    t.add_argument("--output", metavar="DIR", help="output directory (overrides output.directory)")
+    t.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
+                   help="override any deck key, e.g. --set training.epochs=50 (repeatable)")
 
     from echemmd.analysis.cli import add_arguments as add_analyze_arguments
 
@@ -102,6 +110,29 @@ def _validate(args) -> int:
     return 0 if all(c.passed for c in checks) else EXIT_FAILED
 
 
+def _train(args) -> int:
+    """``echemmd train``: read the training deck, fit, write the model and the report."""
+    from echemmd.io.deck import parse_overrides
+    from echemmd.io.train_deck import load_train_deck
+    from echemmd.training.run import train
+
+    try:
+        overrides = parse_overrides(args.set)
+        if args.output is not None:
+            overrides["output.directory"] = args.output
+        deck = load_train_deck(args.deck, overrides=overrides)
+        for w in deck.warnings:
+            print(f"echemmd: warning: {w}", file=sys.stderr)
+        result = train(deck)
+    except InputError as exc:
+        print(f"echemmd: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except SimulationError as exc:
+        print(f"echemmd: {exc}", file=sys.stderr)
+        return EXIT_SIMULATION
+    return EXIT_INTERRUPTED if result.stopped == "interrupted" else 0
+
+
 def _overrides(args):
     from echemmd.io.deck import parse_overrides
 
@@ -121,6 +152,8 @@ def main(argv=None) -> int:
         return EXIT_INPUT
     if args.command == "validate":
         return _validate(args)
+    if args.command == "train":
+        return _train(args)
     if args.command == "analyze":
         from echemmd.analysis.cli import run as analyze
 

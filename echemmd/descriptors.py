@@ -2,7 +2,7 @@
 
 ``SymmetryFunctions`` turns a list of function definitions into the parameter
 tables of :mod:`echemmd.kernels.descriptors` and evaluates the functions and
-their forces over a full neighbour list::
+their forces (and directional derivatives) over a full neighbour list::
 
     sf = SymmetryFunctions([
         {"type": 2, "neighbors": ["O"], "eta": 0.5, "r_s": 0.0, "r_c": 6.0, "cutoff": "poly2"},
@@ -11,6 +11,7 @@ their forces over a full neighbour list::
     ])
     G = sf.compute(atoms)                      # (n_atoms, n_functions)
     forces, virial = sf.forces(system, neighbor_list, dEdG)
+    U = sf.jvp(system, neighbor_list, v, strain)   # dG along a displacement field
 
 Units: distances Å, eta 1/Å^2; G is dimensionless; forces eV/Å and virial eV
 when dEdG is in eV.
@@ -369,6 +370,47 @@ class SymmetryFunctions:
             np.ascontiguousarray(system.positions, dtype=np.float64),
             np.ascontiguousarray(system.cell, dtype=np.float64),
             self.species_index(system.numbers), first, nbrs, shifts, self._tables, dEdG)
+
+    def jvp(self, system, neighbors, displacement, strain=None) -> np.ndarray:
+        """Directional derivative of every function along a displacement field and a strain.
+
+        ``U[i, mu] = d/dh G_i,mu(positions + h (displacement + positions @ strain),
+        cell + h cell @ strain)`` at h = 0 (row vectors: r -> r + h r @ strain),
+        exact and from one pass over the neighbours. It is the forward-mode
+        twin of :meth:`forces`: for any dEdG,
+        ``sum(dEdG * U) = -sum(forces * displacement) - sum(virial * strain)``.
+
+        Parameters
+        ----------
+        system : echemmd.system.System
+        neighbors : echemmd.neighbors.NeighborList
+            As for :meth:`compute_system`.
+        displacement : array (n_atoms, 3)
+            Direction of motion of each atom, Å.
+        strain : array (3, 3), optional
+            Homogeneous strain direction (dimensionless); None means none.
+
+        Returns
+        -------
+        U : float64 (n_atoms, n_functions)
+            Dimensionless; 0 in columns that do not apply to an atom.
+        """
+        lists = self._check_neighbors(system, neighbors)
+        n = system.n_atoms
+        displacement = np.ascontiguousarray(displacement, dtype=np.float64)
+        if displacement.shape != (n, 3):
+            raise InputError(f"displacement must have shape ({n}, 3), got {displacement.shape}")
+        if strain is None:
+            strain = np.zeros((3, 3))
+        strain = np.ascontiguousarray(strain, dtype=np.float64)
+        if strain.shape != (3, 3):
+            raise InputError(f"strain must have shape (3, 3), got {strain.shape}")
+        first, nbrs, shifts = lists
+        return kernels.symmetry_function_jvp(
+            np.ascontiguousarray(system.positions, dtype=np.float64),
+            np.ascontiguousarray(system.cell, dtype=np.float64),
+            self.species_index(system.numbers), first, nbrs, shifts, self._tables, self.n_functions,
+            displacement, strain)
 
     # ------------------------------------------------------------------ helpers
     def _values(self, positions, cell, numbers, lists):

@@ -169,3 +169,49 @@ def random_model(elements, r_c=5.0, hidden=(10, 10), seed=0, charge_model="none"
         sigma = {e: float(rng.uniform(0.6, 1.0)) for e in elements}
     return HybridModel(short, charge_model=charge_model, charges=charges, qeq=qeq, sigma=sigma, switch=switch,
                        provenance={"source": "echemmd.mlpotential.random_model", "seed": str(seed)})
+
+
+def long_range_forcefield(model, system, accuracy=1e-6, total_charge=None, tolerance=1e-10, max_iterations=1000):
+    """The long-range part of a hybrid model on one structure: E_elec^LR (+ QEq terms), no networks.
+
+    The same objects a run builds from a model (Ewald of Gaussian charges with the model's
+    widths and switch; fixed charges written into ``system.charges``, or a QEq charge
+    solver), so training subtracts exactly what a run adds (DESIGN §5).
+
+    Parameters
+    ----------
+    model : HybridModel
+        Its charge model, widths and switch are used; its networks are not.
+    system : echemmd.system.System
+        Modified: ``charges`` are set (fixed model) or solved on ``compute``.
+    accuracy : float
+        Relative accuracy of the Ewald sum.
+    total_charge : float, optional
+        Net charge for QEq, e (default: the sum of ``system.charges``).
+    tolerance, max_iterations :
+        Of the QEq charge solve (V, iterations).
+
+    Returns
+    -------
+    echemmd.forcefield.ForceField or None
+        None for a model without charges.
+    """
+    from echemmd.charges import ChargeSolver, QEqParameters
+    from echemmd.electrostatics import Ewald
+    from echemmd.forcefield import ForceField
+    from echemmd.neighbors import NeighborList
+
+    if not model.has_electrostatics:
+        return None
+    sigma = np.array([float(model.sigma.get(s, 0.0)) for s in system.symbols])
+    solver = None
+    if model.charge_model == "fixed":
+        system.charges[:] = [model.charges[s] for s in system.symbols]
+    ewald = Ewald(accuracy=accuracy, sigma=sigma if np.any(sigma > 0) else None, switch=model.switch)
+    ewald.setup(system)
+    if model.charge_model == "qeq":
+        qeq = {el: QEqParameters(chi=p["chi"], hardness=p["J"], sigma=model.sigma[el]) for el, p in model.qeq.items()}
+        solver = ChargeSolver(ewald, [], qeq, total_charge=total_charge, tolerance=tolerance,
+                              max_iterations=max_iterations)
+        solver.setup(system)
+    return ForceField([ewald], NeighborList(ewald.cutoff, skin=0.0), charge_solver=solver)

@@ -31,7 +31,7 @@ import numpy as np
 
 from echemmd.errors import InputError
 from echemmd.kernels import activations as act
-from echemmd.kernels.network import network_energy_gradient
+from echemmd.kernels.network import network_energy_gradient, network_parameter_gradient
 
 #: Activation names understood by ``ElementNetwork``.
 ACTIVATIONS = tuple(act.CODES)
@@ -251,6 +251,128 @@ class ElementNetwork:
             E, g = network_energy_gradient(G, offset, factor, shift, *self.packed(),
                                            float(e_scale), float(e_shift), bool(gradient))
         return (E, g) if gradient else E
+
+    def parameter_gradient(self, G, T, c, offset=None, factor=None, shift=None, e_scale=1.0, e_shift=0.0):
+        """Gradient of sum_a [c_a E_a + s_a] with respect to all weights and biases (training).
+
+        s_a = sum_mu dE_a/dG_a,mu T_a,mu is the derivative of atom a's energy along the
+        fixed tangent T_a. With c_a = dLoss/dE_a and T_a = sum over force components of
+        dLoss/dF times -dG_a/dr, the result is the exact gradient of energy and force
+        losses (see ``kernels.network.network_parameter_gradient``).
+
+        Parameters
+        ----------
+        G : array (N, n_inputs)
+            Raw inputs (units of G).
+        T : array (N, n_inputs)
+            Per-atom tangents, in units of G (times whatever unit the force loss carries).
+        c : array (N,)
+            Per-atom energy coefficients (loss unit per eV).
+        offset, factor, shift : array (n_inputs,), optional
+            Scaling x = offset + factor (G - shift); default identity.
+        e_scale, e_shift : float
+            Output transform E = e_scale y + e_shift (eV per output unit, eV).
+
+        Returns
+        -------
+        E : float64 (N,)
+            Atomic energies, eV (bitwise equal to ``evaluate``'s).
+        s : float64 (N,)
+            sum_mu dE/dG_mu T_mu per atom, eV per unit of G times the unit of T.
+        grad_flat : float64 (n_parameters,)
+            dL/dtheta in ``to_flat()`` order (per layer W row-major, then b).
+        """
+        G = np.ascontiguousarray(G, dtype=np.float64)
+        T = np.ascontiguousarray(T, dtype=np.float64)
+        c = np.ascontiguousarray(c, dtype=np.float64).reshape(-1)
+        n_in = self.n_inputs
+        if G.ndim != 2 or G.shape[1] != n_in:
+            raise InputError(f"network inputs must have shape (N, {n_in}), got {G.shape}")
+        if T.shape != G.shape:
+            raise InputError(f"tangents must have the shape of the inputs {G.shape}, got {T.shape}")
+        if c.shape != (G.shape[0],):
+            raise InputError(f"energy coefficients must have shape ({G.shape[0]},), got {c.shape}")
+        offset = np.zeros(n_in) if offset is None else np.ascontiguousarray(offset, dtype=np.float64)
+        factor = np.ones(n_in) if factor is None else np.ascontiguousarray(factor, dtype=np.float64)
+        shift = np.zeros(n_in) if shift is None else np.ascontiguousarray(shift, dtype=np.float64)
+        if G.shape[0] == 0:
+            return np.zeros(0), np.zeros(0), np.zeros(self.n_parameters)
+        E, sdot, dw, db = network_parameter_gradient(G, T, c, offset, factor, shift, *self.packed(),
+                                                     float(e_scale), float(e_shift))
+        return E, sdot, unpack_packed(self.layer_sizes, dw, db)
+
+
+def pack_flat(layer_sizes, flat):
+    """Split a ``to_flat()``-ordered parameter vector into the kernels' packed arrays.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        (n_in, h_1, ..., 1).
+    flat : array (n_parameters,)
+        Per layer: W[source, target] row-major, then b (n2p2's weights.NNN.data order).
+
+    Returns
+    -------
+    weights : float64
+        All layers' weights one after the other, each row-major (source, target).
+    biases : float64
+        All layers' biases one after the other.
+    """
+    sizes = [int(n) for n in layer_sizes]
+    flat = np.asarray(flat, dtype=np.float64).reshape(-1)
+    n_w = sum(sizes[l] * sizes[l + 1] for l in range(len(sizes) - 1))
+    n_b = sum(sizes[1:])
+    if flat.size != n_w + n_b:
+        raise InputError(f"network with layers {sizes} has {n_w + n_b} parameters, got {flat.size}")
+    weights = np.empty(n_w)
+    biases = np.empty(n_b)
+    pos = pw = pb = 0
+    for l in range(len(sizes) - 1):
+        nw = sizes[l] * sizes[l + 1]
+        weights[pw:pw + nw] = flat[pos:pos + nw]
+        pos += nw
+        pw += nw
+        nb = sizes[l + 1]
+        biases[pb:pb + nb] = flat[pos:pos + nb]
+        pos += nb
+        pb += nb
+    return weights, biases
+
+
+def unpack_packed(layer_sizes, weights, biases):
+    """Inverse of ``pack_flat``: packed (weights, biases) -> ``to_flat()`` order.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+    weights, biases : array
+        Packed as in ``ElementNetwork.packed()`` (or gradients in that layout).
+
+    Returns
+    -------
+    flat : float64 (n_parameters,)
+    """
+    sizes = [int(n) for n in layer_sizes]
+    weights = np.asarray(weights, dtype=np.float64).reshape(-1)
+    biases = np.asarray(biases, dtype=np.float64).reshape(-1)
+    n_w = sum(sizes[l] * sizes[l + 1] for l in range(len(sizes) - 1))
+    n_b = sum(sizes[1:])
+    if weights.size != n_w or biases.size != n_b:
+        raise InputError(f"network with layers {sizes} has {n_w} weights and {n_b} biases, "
+                         f"got {weights.size} and {biases.size}")
+    flat = np.empty(n_w + n_b)
+    pos = pw = pb = 0
+    for l in range(len(sizes) - 1):
+        nw = sizes[l] * sizes[l + 1]
+        flat[pos:pos + nw] = weights[pw:pw + nw]
+        pos += nw
+        pw += nw
+        nb = sizes[l + 1]
+        flat[pos:pos + nb] = biases[pb:pb + nb]
+        pos += nb
+        pb += nb
+    return flat
 
 
 def scaling_affine(mode, statistics, s_min=0.0, s_max=1.0):
@@ -533,4 +655,5 @@ class ElementNetworks:
         return symbols, G
 
 
-__all__ = ["ACTIVATIONS", "SCALING_MODES", "ElementNetwork", "ElementNetworks", "scaling_affine"]
+__all__ = ["ACTIVATIONS", "SCALING_MODES", "ElementNetwork", "ElementNetworks", "pack_flat", "scaling_affine",
+           "unpack_packed"]

@@ -963,13 +963,18 @@ def _resolve_input_path(value: str, dotted: str, ctx: _Context):
     return str(p)
 
 
-def _check_table(raw, section: str, where: str, ctx: _Context) -> dict:
+def _check_table(raw, section: str, where: str, ctx: _Context, schema=None) -> dict:
     """Check a table against the keys of ``section``; fill defaults.
 
-    Keys with an error are set to None so later checks can skip them.
+    Keys with an error are set to None so later checks can skip them. ``schema`` is
+    ``(sections, keys)`` of another deck kind (the training deck); default this module's.
     """
-    keys = _keys_of(section)
-    sec = _SECTION_BY_NAME[section]
+    if schema is None:
+        keys = _keys_of(section)
+        sec = _SECTION_BY_NAME[section]
+    else:
+        keys = {k.name: k for k in schema[1] if k.section == section}
+        sec = next(s for s in schema[0] if s.name == section)
     if not isinstance(raw, dict):
         ctx.error(where, f"expected a table, got {_toml_type(raw)} {_short(raw)}")
         raw = {}

@@ -1,7 +1,11 @@
-"""Activation functions of the atomic neural networks, value and first derivative.
+"""Activation functions of the atomic neural networks: value, first and second derivative.
 
 Each activation is written once as a plain Python function of one float
-``x`` returning ``(f(x), f'(x))``; it is compiled here with
+``x`` returning ``(f(x), f'(x))`` (``tanh``, ...), and once more with the second
+derivative, ``(f(x), f'(x), f''(x))`` (``tanh2``, ...; needed for the parameter
+gradient of force losses, ``kernels.network.network_parameter_gradient``); the
+``2`` variants repeat the first-derivative arithmetic operation for operation,
+so their f and f' are bitwise equal to the plain ones. They are compiled here with
 ``numba.njit(inline="always")`` for the CPU kernels and can be compiled with
 ``numba.cuda.jit(device=True)`` for CUDA kernels (only ``math`` is used).
 
@@ -30,6 +34,23 @@ code      name             f(x)                                         n2p2 let
 Note that n2p2's "exp" is exp(-x), its "gaussian" has the 1/2 in the exponent
 and its softplus/logistic are clamped at |x| > 35 (where e^-35 ~ 6e-16 is below
 double precision relative to the value) with zero derivative beyond the clamp.
+
+Second derivatives (s = 1 / (1 + e^-x)):
+
+================  ==========================================================
+name              f''(x)
+================  ==========================================================
+linear, relu      0 (relu: also at the kink)
+tanh              -2 f f'
+softplus,         s (1 - s) = f' (1 - f'); 0 for |x| > 35 (consistent with the
+shifted_softplus  clamped f')
+logistic          f' (1 - 2 f); 0 for |x| > 35
+gaussian          (x^2 - 1) f
+cos               -cos x
+revlogistic       s (1 - s) (2 s - 1)   (f' = s (s - 1))
+exp               f = exp(-x)
+harmonic          2
+================  ==========================================================
 """
 
 import math
@@ -159,6 +180,92 @@ def harmonic(x):
     return x * x, 2.0 * x
 
 
+# -- value, first and second derivative ---------------------------------------------------
+# Each repeats the arithmetic of its first-derivative twin above exactly (same operations in
+# the same order), so f and f' agree bit for bit; only f'' is added.
+
+
+def linear2(x):
+    """f = x, f' = 1, f'' = 0."""
+    return x, 1.0, 0.0
+
+
+def tanh2(x):
+    """f = tanh x, f' = 1 - f^2, f'' = -2 f f'."""
+    t = math.tanh(x)
+    d = 1.0 - t * t
+    return t, d, -2.0 * t * d
+
+
+def softplus2(x):
+    """f = ln(1 + e^x), f' = s, f'' = s (1 - s); clamped beyond |x| > 35 (f'' = 0 there)."""
+    if x > EXP_LIMIT:
+        return x, 1.0, 0.0
+    if x < -EXP_LIMIT:
+        return 0.0, 0.0, 0.0
+    e = math.exp(x)
+    d = 1.0 / (1.0 + 1.0 / e)
+    return math.log(1.0 + e), d, d * (1.0 - d)
+
+
+def shifted_softplus2(x):
+    """f = softplus(x) - ln 2, f' = s, f'' = s (1 - s); clamped as ``softplus2``."""
+    if x > EXP_LIMIT:
+        return x - LN2, 1.0, 0.0
+    if x < -EXP_LIMIT:
+        return 0.0 - LN2, 0.0, 0.0
+    e = math.exp(x)
+    d = 1.0 / (1.0 + 1.0 / e)
+    return math.log(1.0 + e) - LN2, d, d * (1.0 - d)
+
+
+def logistic2(x):
+    """f = s, f' = s (1 - s), f'' = f' (1 - 2 s); clamped beyond |x| > 35 (f' = f'' = 0)."""
+    if x > EXP_LIMIT:
+        return 1.0, 0.0, 0.0
+    if x < -EXP_LIMIT:
+        return 0.0, 0.0, 0.0
+    s = 1.0 / (1.0 + math.exp(-x))
+    d = s * (1.0 - s)
+    return s, d, d * (1.0 - 2.0 * s)
+
+
+def relu2(x):
+    """f = max(0, x), f' = 1 for x > 0 else 0, f'' = 0."""
+    if x > 0.0:
+        return x, 1.0, 0.0
+    return 0.0, 0.0, 0.0
+
+
+def gaussian2(x):
+    """f = exp(-x^2 / 2), f' = -x f, f'' = (x^2 - 1) f."""
+    g = math.exp(-0.5 * x * x)
+    return g, -x * g, (x * x - 1.0) * g
+
+
+def cos2(x):
+    """f = cos x, f' = -sin x, f'' = -cos x."""
+    c = math.cos(x)
+    return c, -math.sin(x), -c
+
+
+def revlogistic2(x):
+    """f = 1 - s, f' = s (s - 1), f'' = s (1 - s) (2 s - 1)."""
+    s = 1.0 / (1.0 + math.exp(-x))
+    return 1.0 - s, s * (s - 1.0), s * (1.0 - s) * (2.0 * s - 1.0)
+
+
+def exp2(x):
+    """f = exp(-x), f' = -f, f'' = f."""
+    e = math.exp(-x)
+    return e, -e, e
+
+
+def harmonic2(x):
+    """f = x^2, f' = 2 x, f'' = 2."""
+    return x * x, 2.0 * x, 2.0
+
+
 _linear = njit(inline="always")(linear)
 _tanh = njit(inline="always")(tanh)
 _softplus = njit(inline="always")(softplus)
@@ -223,3 +330,68 @@ def evaluate(code, x):
     for i in range(x.shape[0]):
         f[i], df[i] = activate(code, x[i])
     return f, df
+
+
+_linear2 = njit(inline="always")(linear2)
+_tanh2 = njit(inline="always")(tanh2)
+_softplus2 = njit(inline="always")(softplus2)
+_shifted_softplus2 = njit(inline="always")(shifted_softplus2)
+_logistic2 = njit(inline="always")(logistic2)
+_relu2 = njit(inline="always")(relu2)
+_gaussian2 = njit(inline="always")(gaussian2)
+_cos2 = njit(inline="always")(cos2)
+_revlogistic2 = njit(inline="always")(revlogistic2)
+_exp2 = njit(inline="always")(exp2)
+_harmonic2 = njit(inline="always")(harmonic2)
+
+
+@njit(inline="always")
+def activate2(code, x):
+    """Value, first and second derivative of activation ``code`` at ``x`` (CPU dispatch).
+
+    f and f' are bitwise equal to ``activate(code, x)``.
+    """
+    if code == TANH:
+        return _tanh2(x)
+    if code == LINEAR:
+        return _linear2(x)
+    if code == SHIFTED_SOFTPLUS:
+        return _shifted_softplus2(x)
+    if code == SOFTPLUS:
+        return _softplus2(x)
+    if code == LOGISTIC:
+        return _logistic2(x)
+    if code == RELU:
+        return _relu2(x)
+    if code == GAUSSIAN:
+        return _gaussian2(x)
+    if code == COS:
+        return _cos2(x)
+    if code == REVLOGISTIC:
+        return _revlogistic2(x)
+    if code == EXP:
+        return _exp2(x)
+    return _harmonic2(x)
+
+
+@njit(cache=True)
+def evaluate2(code, x):
+    """Activation ``code`` with its first and second derivative on an array (for tests).
+
+    Parameters
+    ----------
+    code : int
+        Activation code (see module docstring).
+    x : float64 (n,)
+        Pre-activations.
+
+    Returns
+    -------
+    f, df, d2f : float64 (n,)
+    """
+    f = np.empty(x.shape[0])
+    df = np.empty(x.shape[0])
+    d2f = np.empty(x.shape[0])
+    for i in range(x.shape[0]):
+        f[i], df[i], d2f[i] = activate2(code, x[i])
+    return f, df, d2f

@@ -35,6 +35,12 @@ list, whose fixed order makes the result independent of the thread count),
 and the virial is W = -sum_p r_p (x) g_p (W_ab = -dE/d eps_ab for the strain
 x -> (1 + eps) x; stress = -W / V).
 
+Directional derivatives (forward mode). Training on forces needs dG/dh
+along a displacement field v and a strain: every list vector changes by
+dv_p = v_j - v_i + r_p @ strain, its length by du_p = r_p . dv_p / r_p, and
+the JVP pass differentiates each term of the value pass along these, row by
+row (no scatter: U_i depends on atom i's own entries only).
+
 Parameter tables (``tables``, a tuple built by the physics layer). Species
 are 0 .. n_el - 1 for the elements named by the functions and n_el for any
 other element ("other" atoms are never counted as neighbours but may be
@@ -566,3 +572,182 @@ def symmetry_function_forces(positions, cell, species, first, neighbors, shifts,
             for b in range(3):
                 virial[a, b] += virial_i[i, 3 * a + b]
     return forces, virial
+
+
+@njit(cache=True)
+def _atom_jvp(i, positions, cell, species, first, neighbors, shifts, tables, displacement, strain, out):
+    """Row i of the directional derivative U (see :func:`symmetry_function_jvp`).
+
+    The forward-mode twin of :func:`_atom_forces`: the same terms, skipped
+    under the same conditions, differentiated along dv_p instead of
+    contracted with dE/dG. A separate function for compile time.
+    """
+    (n_el, center_rc, cut_kind, cut_par, rad_first, rad_int, rad_par, rp_first, rp_cut, rp_par,
+     ang_first, grp_int, grp_first, fn_int, fn_par) = tables
+    c = species[i]
+    r_all = center_rc[c, 0]
+    if r_all <= 0.0:
+        return
+    n, s_p, s_e, s_d, s_r, fc, dfc = _environment(i, positions, cell, species, first, neighbors, shifts, r_all,
+                                                  cut_kind, cut_par)
+    # Change of each list vector (dv) and of its length (du): everything below depends on these only.
+    s_dv = np.empty((n, 3))
+    s_du = np.empty(n)
+    vi0 = displacement[i, 0]
+    vi1 = displacement[i, 1]
+    vi2 = displacement[i, 2]
+    for s in range(n):
+        j = neighbors[s_p[s]]
+        d0 = s_d[s, 0]
+        d1 = s_d[s, 1]
+        d2 = s_d[s, 2]
+        # The list vector strains with the cell, image shift included: r -> r + r @ strain.
+        dv0 = displacement[j, 0] - vi0 + d0 * strain[0, 0] + d1 * strain[1, 0] + d2 * strain[2, 0]
+        dv1 = displacement[j, 1] - vi1 + d0 * strain[0, 1] + d1 * strain[1, 1] + d2 * strain[2, 1]
+        dv2 = displacement[j, 2] - vi2 + d0 * strain[0, 2] + d1 * strain[1, 2] + d2 * strain[2, 2]
+        s_dv[s, 0] = dv0
+        s_dv[s, 1] = dv1
+        s_dv[s, 2] = dv2
+        s_du[s] = (d0 * dv0 + d1 * dv1 + d2 * dv2) / s_r[s]
+    # Radial functions.
+    for s in range(n):
+        e = s_e[s]
+        if e >= n_el:
+            continue
+        du = s_du[s]
+        key = c * n_el + e
+        r = s_r[s]
+        for q in range(rad_first[key], rad_first[key + 1]):
+            cc = rad_int[q, 1]
+            if r >= cut_par[cc, 0]:
+                continue
+            eta = rad_par[q, 0]
+            x = r - rad_par[q, 1]
+            out[i, rad_int[q, 0]] += math.exp(-eta * x * x) * (dfc[cc, s] - 2.0 * eta * x * fc[cc, s]) * du
+    # Angular functions.
+    r_ang = center_rc[c, 1]
+    if r_ang <= 0.0:
+        return
+    rp0 = rp_first[c]
+    rp1 = rp_first[c + 1]
+    R = np.empty((rp1 - rp0, n))
+    dR = np.empty((rp1 - rp0, n))
+    _radial_parts(n, s_r, rp0, rp1, rp_cut, rp_par, cut_par, fc, dfc, R, dR)
+    a_s = np.empty(n, dtype=np.int64)
+    blk = np.empty(n_el + 1, dtype=np.int64)
+    na = _angular_order(n, s_r, s_e, r_ang, n_el, a_s, blk)
+    s_inv = 1.0 / s_r[:n]
+    base = c * n_el
+    for jj in range(na - 1):
+        sj = a_s[jj]
+        ej = s_e[sj]
+        inv_j = s_inv[sj]
+        aj0 = s_d[sj, 0]
+        aj1 = s_d[sj, 1]
+        aj2 = s_d[sj, 2]
+        dvj0 = s_dv[sj, 0]
+        dvj1 = s_dv[sj, 1]
+        dvj2 = s_dv[sj, 2]
+        du_j = s_du[sj]
+        for ek in range(ej, n_el):
+            key = (base + ej) * n_el + ek
+            g0 = ang_first[key]
+            g1 = ang_first[key + 1]
+            k0 = max(jj + 1, blk[ek])
+            if g0 == g1 or k0 >= blk[ek + 1]:
+                continue
+            for kk in range(k0, blk[ek + 1]):
+                sk = a_s[kk]
+                inv_k = s_inv[sk]
+                bk0 = s_d[sk, 0]
+                bk1 = s_d[sk, 1]
+                bk2 = s_d[sk, 2]
+                dvk0 = s_dv[sk, 0]
+                dvk1 = s_dv[sk, 1]
+                dvk2 = s_dv[sk, 2]
+                du_k = s_du[sk]
+                inv_ab = inv_j * inv_k
+                cos_t = (aj0 * bk0 + aj1 * bk1 + aj2 * bk2) * inv_ab
+                # d cos t = (b . dv_a + a . dv_b) / (|a| |b|) - cos t (du_a / |a| + du_b / |b|).
+                dcos = ((bk0 * dvj0 + bk1 * dvj1 + bk2 * dvj2 + aj0 * dvk0 + aj1 * dvk1 + aj2 * dvk2) * inv_ab
+                        - cos_t * (du_j * inv_j + du_k * inv_k))
+                rjk = -1.0  # r_jk and its change, computed on first use by a narrow (type 3) group
+                drjk = 0.0
+                for g in range(g0, g1):
+                    q = grp_int[g, 1]
+                    row = q - rp0
+                    Ra = R[row, sj]
+                    Rb = R[row, sk]
+                    if Ra == 0.0 or Rb == 0.0:
+                        continue
+                    R3 = 1.0
+                    dR3 = 0.0
+                    if grp_int[g, 0] == 3:
+                        if rjk < 0.0:
+                            c0 = bk0 - aj0
+                            c1 = bk1 - aj1
+                            c2 = bk2 - aj2
+                            rjk = math.sqrt(c0 * c0 + c1 * c1 + c2 * c2)
+                            drjk = (c0 * (dvk0 - dvj0) + c1 * (dvk1 - dvj1) + c2 * (dvk2 - dvj2)) / rjk
+                        cc = rp_cut[q]
+                        if rjk >= cut_par[cc, 0]:
+                            continue
+                        f3, df3 = _cutoff_fdf(cut_kind[cc], rjk, cut_par[cc, 0], cut_par[cc, 1])
+                        eta = rp_par[q, 0]
+                        x = rjk - rp_par[q, 1]
+                        e3 = math.exp(-eta * x * x)
+                        R3 = e3 * f3
+                        dR3 = e3 * (df3 - 2.0 * eta * x * f3) * drjk
+                    # Change of the radial product, and the product times d cos t: shared by the group.
+                    RR = Ra * Rb * R3
+                    dRR = dR[row, sj] * du_j * Rb * R3 + Ra * dR[row, sk] * du_k * R3 + Ra * Rb * dR3
+                    RRc = RR * dcos
+                    for m in range(grp_first[g], grp_first[g + 1]):
+                        lam = fn_par[m, 0]
+                        plam = 1.0 + lam * cos_t
+                        if plam <= 0.0:
+                            continue
+                        zeta = fn_par[m, 1]
+                        iz = fn_int[m, 1]
+                        pz1 = _power(plam, zeta - 1.0, iz - 1 if iz > 0 else -1)
+                        out[i, fn_int[m, 0]] += pz1 * (zeta * lam * RRc + plam * dRR)
+    # The 2^(1 - zeta) prefactors, once per function of this species (as in the value pass).
+    for m in range(grp_first[ang_first[base * n_el]], grp_first[ang_first[(base + n_el) * n_el]]):
+        out[i, fn_int[m, 0]] *= fn_par[m, 2]
+
+
+@njit(cache=True, parallel=True)
+def symmetry_function_jvp(positions, cell, species, first, neighbors, shifts, tables, n_columns, displacement,
+                          strain):
+    """Directional derivative of every symmetry function along a displacement field and a strain.
+
+    ``U[i, mu] = sum_{p of i} dG_i,mu/dr_p . dv_p`` with
+    ``dv_p = displacement[j(p)] - displacement[i] + r_p @ strain``, i.e.
+    ``d/dh G(positions + h (displacement + positions @ strain), cell + h cell @ strain)``
+    at h = 0 (row vectors: every position, cell row and list vector r
+    moves to r + h r @ strain). The forward-mode counterpart of
+    :func:`symmetry_function_forces`: for any dEdG,
+    ``sum(dEdG * U) = -sum(F * displacement) - sum(W * strain)``.
+
+    Parameters
+    ----------
+    positions, cell, species, first, neighbors, shifts, tables, n_columns :
+        As for :func:`symmetry_functions`.
+    displacement : float64 (N, 3)
+        Direction of motion of each atom, Å.
+    strain : float64 (3, 3)
+        Homogeneous strain direction (dimensionless), applied as r -> r + r @ strain.
+
+    Returns
+    -------
+    U : float64 (N, n_columns)
+        dG/dh, dimensionless (h is a pure number; the direction carries the
+        Å); columns of functions that do not apply to an atom are 0.
+    """
+    n_atoms = positions.shape[0]
+    out = np.zeros((n_atoms, n_columns))
+    # Each atom writes its own row only: no races, and the result does not depend on the thread count.
+    for i in prange(n_atoms):
+        _atom_jvp(np.int64(i), positions, cell, species, first, neighbors, shifts, tables, displacement, strain,
+                  out)
+    return out

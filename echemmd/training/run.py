@@ -1,0 +1,432 @@
+"""``echemmd train TRAIN.toml``: a training deck in, a model file, a log, a report and plots out.
+
+Steps: read the data -> split train / validation by frames (seeded) -> symmetry functions
+(recipe or explicit) -> descriptors and long-range parts (from the cache when the data and
+settings are unchanged) -> initial scaling, reference energies and weights -> Adam or
+L-BFGS with early stopping -> the best model, its report (RMSE and MAE of energy per atom
+and forces, per element), the per-epoch CSV log and PNG plots.
+
+Ctrl-C (or SIGTERM) stops after the current step: the best model so far is written with
+its report, and the run exits with status 130.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import signal
+import sys
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+
+from echemmd import __version__
+from echemmd.errors import InputError
+from echemmd.io.dataset import file_digest, read_dataset
+from echemmd.mlpotential import HybridModel
+from echemmd.training.optimize import Schedule, fit
+from echemmd.training.recipes import symmetry_function_set
+from echemmd.training.trainer import LossWeights, Trainer
+
+__all__ = ["train", "split_frames", "TrainingResult"]
+
+MEV = 1000.0
+
+
+class TrainingResult(types.SimpleNamespace):
+    """What :func:`train` made: model, paths, metrics of the best model, history, why it stopped."""
+
+
+def split_frames(n_frames, fraction, seed):
+    """Indices (train, validation) of a seeded random split by frames.
+
+    At least one validation frame when ``fraction`` > 0 and there are two frames or more.
+    """
+    if fraction <= 0 or n_frames < 2:
+        return np.arange(n_frames), np.zeros(0, dtype=np.int64)
+    order = np.random.default_rng(seed).permutation(n_frames)
+    n_val = min(max(1, int(round(fraction * n_frames))), n_frames - 1)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def _functions(deck, elements):
+    """Per element, its symmetry functions (recipe or explicit ``[[function]]``)."""
+    from ase.data import atomic_numbers
+
+    from echemmd.io.n2p2 import sort_symmetry_functions
+
+    explicit = deck["function"]
+    if not explicit:
+        d = deck["descriptors"]
+        return symmetry_function_set(elements, d["r_c"], d["preset"], d["n_radial"], d["n_angular"], d["r_min"],
+                                     d["cutoff"])
+    out = {e: [] for e in elements}
+    for i, f in enumerate(explicit):
+        nb = f["neighbors"]
+        nb = sorted(nb, key=lambda s: atomic_numbers.get(s, 0))
+        for s in nb + ([f["center"]] if f["center"] else []):
+            if s not in elements:
+                raise InputError(f"{deck.source}: function[{i}] names {s}, which is not in the data "
+                                 f"(elements {', '.join(elements)})")
+        spec = {"type": f["type"], "neighbors": nb, "eta": f["eta"], "r_s": f["r_s"], "r_c": f["r_c"],
+                "cutoff": f["cutoff"], "cutoff_alpha": f["cutoff_alpha"]}
+        if f["type"] != 2:
+            spec["zeta"], spec["lambda"] = float(f["zeta"]), float(f["lambda"])
+        for c in ([f["center"]] if f["center"] else elements):
+            out[c].append({**spec, "center": c})
+    for e in elements:
+        if not out[e]:
+            raise InputError(f"{deck.source}: no [[function]] applies to element {e}")
+        out[e] = [out[e][k] for k in sort_symmetry_functions(out[e])]
+    return out
+
+
+def _charge_template(deck, elements):
+    """A HybridModel carrying only the charge model (its short range is filled in after training)."""
+    ch = deck["charges"]
+    sw = deck["switch"]
+    model = ch["model"]
+    stub = types.SimpleNamespace(elements=list(elements))
+    charges = {e: float(v) for e, v in (ch["charges"] or {}).items()} if model == "fixed" else {}
+    qeq = {e: {"chi": float(p["chi"]), "J": float(p["J"])} for e, p in (ch["qeq"] or {}).items()} if model == "qeq" else {}
+    sigma = {e: float(v) for e, v in (ch["sigma"] or {}).items()} if model != "none" else {}
+    switch = (sw["r_on"], sw["r_off"]) if (sw is not None and model != "none") else None
+    try:
+        return HybridModel(stub, charge_model=model, charges=charges, qeq=qeq, sigma=sigma, switch=switch)
+    except InputError as exc:
+        raise InputError(f"{deck.source}: [charges]: {exc}") from None
+
+
+def _cache_key(*parts) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(json.dumps(p, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:32]
+
+
+class _Cache:
+    """Descriptors and long-range parts per data file in one HDF5 file, keyed by content and settings."""
+
+    def __init__(self, path):
+        self.path = Path(path) if path else None
+
+    def load(self, key, n_frames):
+        if self.path is None or not self.path.is_file():
+            return None
+        import h5py
+
+        try:
+            with h5py.File(self.path, "r") as f:
+                if key not in f:
+                    return None
+                g = f[key]
+                if int(g.attrs["n_frames"]) != n_frames:
+                    return None
+                return {name: [np.array(g[name][str(k)]) for k in range(n_frames)] for name in g if name != "meta"}
+        except OSError:
+            return None
+
+    def store(self, key, arrays):
+        if self.path is None:
+            return
+        import h5py
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with h5py.File(self.path, "a") as f:
+            if key in f:
+                del f[key]
+            g = f.create_group(key)
+            n = None
+            for name, items in arrays.items():
+                sub = g.create_group(name)
+                for k, a in enumerate(items):
+                    sub.create_dataset(str(k), data=np.asarray(a))
+                n = len(items)
+            g.attrs["n_frames"] = n
+
+
+def _prepare(trainer, frames, digest, charge_model, accuracy, cache, stream):
+    """PreparedFrames for one data file, through the cache."""
+    from echemmd.training.trainer import long_range_part
+
+    cm = {"model": charge_model.charge_model, "charges": charge_model.charges, "qeq": charge_model.qeq,
+          "sigma": charge_model.sigma, "switch": charge_model.switch, "accuracy": accuracy}
+    key_g = "G_" + _cache_key(digest, trainer.functions)
+    key_lr = "LR_" + _cache_key(digest, cm)
+    n = len(frames)
+    g = cache.load(key_g, n)
+    lr = cache.load(key_lr, n)
+    t0 = time.perf_counter()
+    if g is None:
+        cached_g = None
+    else:
+        cached_g = g["G"]
+    if lr is None:
+        parts = [long_range_part(charge_model, fr, accuracy) for fr in frames]
+        cached_lr = parts
+    else:
+        cached_lr = [(float(e[0]), f, w) for e, f, w in zip(lr["energy"], lr["forces"], lr["virial"])]
+    prepared = trainer.prepare(frames, cached={"G": cached_g, "long_range": cached_lr})
+    if g is None:
+        cache.store(key_g, {"G": [p.G for p in prepared]})
+    if lr is None:
+        cache.store(key_lr, {"energy": [np.array([p[0]]) for p in cached_lr], "forces": [p[1] for p in cached_lr],
+                             "virial": [p[2] for p in cached_lr]})
+    what = "descriptors from cache" if g is not None else "descriptors computed"
+    what += ", long-range part from cache" if lr is not None else (
+        ", long-range part computed" if charge_model.has_electrostatics else "")
+    print(f"  {n} frames: {what} ({time.perf_counter() - t0:.1f} s)", file=stream)
+    return prepared
+
+
+class _Progress:
+    """One line per epoch on a terminal (rewritten in place), every 10% otherwise."""
+
+    def __init__(self, total, stream):
+        self.total = total
+        self.stream = stream
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self.t0 = time.perf_counter()
+        self.last_pct = -1
+
+    def update(self, rec):
+        done = rec.epoch
+        elapsed = time.perf_counter() - self.t0
+        rate = done / elapsed if elapsed > 0 and done else 0.0
+        eta = (self.total - done) / rate if rate > 0 else float("nan")
+        width = 24
+        fill = int(width * done / max(self.total, 1))
+        v = rec.validation or rec.train
+        line = (f"epoch {done:>4d}/{self.total} [{'=' * fill}{' ' * (width - fill)}] "
+                f"E {v.energy_rmse * MEV:8.3f} meV/atom  F {v.force_rmse * MEV:8.2f} meV/Å "
+                f"({'val' if rec.validation else 'train'})  {rate:5.2f} ep/s  ETA {_fmt_time(eta)}")
+        if self.tty:
+            print("\r" + line, end="", file=self.stream, flush=True)
+            if done >= self.total:
+                print(file=self.stream)
+        else:
+            pct = int(10 * done / max(self.total, 1))
+            if pct != self.last_pct or done == 0:
+                self.last_pct = pct
+                print(line, file=self.stream, flush=True)
+
+    def close(self):
+        if self.tty:
+            print(file=self.stream, flush=True)
+
+
+def _fmt_time(s):
+    if not math.isfinite(s):
+        return "--"
+    s = int(s)
+    return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+_LOG_FIELDS = ["epoch", "learning_rate", "seconds", "loss_train", "loss_validation",
+               "energy_rmse_train_meV_per_atom", "force_rmse_train_meV_per_A",
+               "energy_rmse_validation_meV_per_atom", "force_rmse_validation_meV_per_A"]
+
+
+def _log_row(rec):
+    v = rec.validation
+    nan = float("nan")
+    return [rec.epoch, rec.learning_rate, round(rec.seconds, 3), rec.train.loss, v.loss if v else nan,
+            rec.train.energy_rmse * MEV, rec.train.force_rmse * MEV, v.energy_rmse * MEV if v else nan,
+            v.force_rmse * MEV if v else nan]
+
+
+def _metrics_dict(m):
+    if m is None or m.n_frames == 0:
+        return None
+    return {"frames": m.n_frames, "loss": m.loss, "energy_rmse_meV_per_atom": m.energy_rmse * MEV,
+            "energy_mae_meV_per_atom": m.energy_mae * MEV, "force_rmse_meV_per_A": m.force_rmse * MEV,
+            "force_mae_meV_per_A": m.force_mae * MEV,
+            "stress_rmse_GPa": None if not math.isfinite(m.stress_rmse) else m.stress_rmse * 160.21766208,
+            "force_rmse_by_element_meV_per_A": {e: v * MEV for e, v in m.force_rmse_by_element.items()}}
+
+
+def write_report(path, metrics_train, metrics_val, info) -> dict:
+    """report.txt (a table) and report.json beside it."""
+    rows = [("train", _metrics_dict(metrics_train)), ("validation", _metrics_dict(metrics_val))]
+    lines = [f"echemmd {__version__} training report", ""]
+    for k, v in info.items():
+        lines.append(f"{k}: {v}")
+    lines += ["", f"{'set':<11}{'frames':>7}{'E RMSE':>11}{'E MAE':>11}{'F RMSE':>11}{'F MAE':>11}  F RMSE by element",
+              f"{'':<11}{'':>7}{'meV/atom':>11}{'meV/atom':>11}{'meV/Å':>11}{'meV/Å':>11}  meV/Å"]
+    for name, d in rows:
+        if d is None:
+            continue
+        el = ", ".join(f"{e} {v:.2f}" for e, v in d["force_rmse_by_element_meV_per_A"].items())
+        lines.append(f"{name:<11}{d['frames']:>7d}{d['energy_rmse_meV_per_atom']:>11.3f}"
+                     f"{d['energy_mae_meV_per_atom']:>11.3f}{d['force_rmse_meV_per_A']:>11.2f}"
+                     f"{d['force_mae_meV_per_A']:>11.2f}  {el}")
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = {"info": info, "train": rows[0][1], "validation": rows[1][1]}
+    Path(path).with_suffix(".json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    return out
+
+
+def _plots(directory, history, trainer, theta, train, validation):
+    """learning_curve.png, parity_energy.png, parity_forces.png."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ep = [r.epoch for r in history]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, attr, unit in ((axes[0], "energy_rmse", "meV/atom"), (axes[1], "force_rmse", "meV/Å")):
+        ax.semilogy(ep, [getattr(r.train, attr) * MEV for r in history], label="train")
+        if history[0].validation is not None:
+            ax.semilogy(ep, [getattr(r.validation, attr) * MEV for r in history], label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(f"{'energy' if attr.startswith('energy') else 'force'} RMSE ({unit})")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(directory / "learning_curve.png", dpi=110)
+    plt.close(fig)
+    sets = [("train", train)] + ([("validation", validation)] if validation else [])
+    for kind, unit in (("energy", "eV/atom"), ("forces", "eV/Å")):
+        fig, ax = plt.subplots(figsize=(4.6, 4.4))
+        lo, hi = math.inf, -math.inf
+        for name, frames in sets:
+            e_ref, e_mod, f_ref, f_mod = trainer.predictions(theta, frames)
+            x, y = (e_ref, e_mod) if kind == "energy" else (f_ref, f_mod)
+            if x.size == 0:
+                continue
+            ax.plot(x, y, ".", ms=3 if kind == "forces" else 5, alpha=0.6, label=name)
+            lo, hi = min(lo, x.min(), y.min()), max(hi, x.max(), y.max())
+        if math.isfinite(lo):
+            ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
+        ax.set_xlabel(f"reference {kind} ({unit})")
+        ax.set_ylabel(f"model {kind} ({unit})")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(directory / f"parity_{kind}.png", dpi=110)
+        plt.close(fig)
+
+
+def train(deck, stream=None, progress_stream=None) -> TrainingResult:
+    """Run a training deck (see the module docstring).
+
+    Parameters
+    ----------
+    deck : echemmd.io.train_deck.TrainDeck
+    stream, progress_stream : file-like, optional
+        Log and progress output (default stdout and stderr).
+
+    Returns
+    -------
+    TrainingResult
+        ``model`` (HybridModel), ``model_path``, ``train``/``validation`` (Metrics of the best
+        model), ``history``, ``stopped``, ``report`` (dict).
+    """
+    stream = stream or sys.stdout
+    progress_stream = progress_stream or sys.stderr
+    d, t, out = deck["data"], deck["training"], deck["output"]
+    directory = Path(out["directory"])
+    directory.mkdir(parents=True, exist_ok=True)
+    fmt = d["format"] or None
+    frames_all = read_dataset(d["train"], fmt)
+    if d["validation"]:
+        train_frames, val_frames = frames_all, read_dataset(d["validation"], fmt)
+        digest_val = file_digest(d["validation"])
+    else:
+        i_tr, i_val = split_frames(len(frames_all), d["validation_fraction"], t["seed"])
+        train_frames, val_frames = [frames_all[i] for i in i_tr], [frames_all[i] for i in i_val]
+        digest_val = None
+    from ase.data import atomic_numbers
+
+    elements = sorted({s for fr in frames_all + val_frames for s in fr.symbols}, key=lambda e: atomic_numbers[e])
+    functions = _functions(deck, elements)
+    charge_model = _charge_template(deck, elements)
+    weights = LossWeights(t["energy_weight"], t["force_weight"], t["stress_weight"])
+    trainer = Trainer(functions, deck["network"]["hidden"], deck["network"]["activation"], weights, t["seed"])
+    n_in = {e: len(functions[e]) for e in elements}
+    print(f"echemmd {__version__} train: {deck.source}", file=stream)
+    print(f"  data {d['train']}: {len(frames_all)} frames, elements {', '.join(elements)}; "
+          f"{len(train_frames)} for training, {len(val_frames)} for validation", file=stream)
+    print(f"  {sum(n_in.values())} symmetry functions ({', '.join(f'{e} {n}' for e, n in n_in.items())}), "
+          f"cutoff {trainer.cutoff:g} Å; networks {list(trainer.layer_sizes[elements[0]][1:-1])} "
+          f"{deck['network']['activation']}, {trainer.n_parameters} parameters", file=stream)
+    print(f"  charge model {charge_model.charge_model}"
+          + (f", switch {charge_model.switch[0]:g}-{charge_model.switch[1]:g} Å (Delta learning: the long-range "
+             "part is subtracted from the references)" if charge_model.has_electrostatics else ""), file=stream)
+    cache = _Cache(directory / "descriptors.h5" if d["cache"] else None)
+    digest = file_digest(d["train"])
+    acc = deck["charges"]["accuracy"]
+    if d["validation"]:
+        train_p = _prepare(trainer, train_frames, digest, charge_model, acc, cache, stream)
+        val_p = _prepare(trainer, val_frames, digest_val, charge_model, acc, cache, stream)
+    else:
+        all_p = _prepare(trainer, frames_all, digest, charge_model, acc, cache, stream)
+        train_p, val_p = [all_p[i] for i in i_tr], [all_p[i] for i in i_val]
+    theta0 = trainer.initialize(train_p)
+    schedule = Schedule(t["optimizer"], t["epochs"], t["batch_size"], t["learning_rate"], t["lr_decay"],
+                        t["lr_min"], t["patience"], t["seed"])
+    log_path = directory / out["log"]
+    progress = _Progress(schedule.epochs, progress_stream)
+    interrupted = {"flag": False}
+
+    def on_signal(signum, frame):
+        interrupted["flag"] = True
+
+    handlers = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            handlers[sig] = signal.signal(sig, on_signal)
+        except ValueError:  # not the main thread (e.g. a test runner thread): no signal handling
+            pass
+    t0 = time.perf_counter()
+    try:
+        with open(log_path, "w", newline="", encoding="utf-8") as log:
+            writer = csv.writer(log)
+            writer.writerow(_LOG_FIELDS)
+
+            def on_epoch(rec):
+                writer.writerow(_log_row(rec))
+                log.flush()
+                progress.update(rec)
+
+            best, history, stopped = fit(trainer, theta0, train_p, val_p, schedule, on_epoch,
+                                         should_stop=lambda: interrupted["flag"])
+    except FloatingPointError as exc:
+        raise InputError(f"{deck.source}: {exc}") from None
+    finally:
+        for sig, h in handlers.items():
+            signal.signal(sig, h)
+    seconds = time.perf_counter() - t0
+    if interrupted["flag"]:
+        stopped = "interrupted"
+    progress.close()
+    best_epoch = min(history, key=lambda r: (r.validation or r.train).loss).epoch
+    model = HybridModel(trainer.short_range_model(best), charge_model=charge_model.charge_model,
+                        charges=charge_model.charges, qeq=charge_model.qeq, sigma=charge_model.sigma,
+                        switch=charge_model.switch,
+                        provenance={"source": "echemmd train", "version": __version__, "deck": deck.source,
+                                    "data": str(d["train"]), "data_sha256": digest, "seed": str(t["seed"]),
+                                    "optimizer": t["optimizer"], "best_epoch": str(best_epoch),
+                                    "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    from echemmd.io.model import save_model
+
+    model_path = save_model(directory / out["model"], model)
+    m_train = trainer.metrics(best, train_p)
+    m_val = trainer.metrics(best, val_p) if val_p else None
+    info = {"deck": deck.source, "data": d["train"], "model": str(model_path), "elements": ", ".join(elements),
+            "charge model": charge_model.charge_model, "optimizer": t["optimizer"], "epochs run": history[-1].epoch,
+            "best epoch": best_epoch, "stopped": stopped, "seconds": round(seconds, 1),
+            "frames per second (loss + gradient)": round(
+                history[-1].epoch * len(train_p) / seconds, 2) if seconds > 0 else None}
+    report = write_report(directory / out["report"], m_train, m_val, info)
+    if out["plots"]:
+        _plots(directory, history, trainer, best, train_p, val_p)
+    print((directory / out["report"]).read_text(encoding="utf-8"), file=stream)
+    print(f"  model: {model_path}\n  log: {log_path}\n  report: {directory / out['report']}"
+          + (f"\n  plots: {directory}/learning_curve.png, parity_energy.png, parity_forces.png" if out["plots"] else ""),
+          file=stream)
+    return TrainingResult(model=model, model_path=model_path, train=m_train, validation=m_val, history=history,
+                          stopped=stopped, report=report, trainer=trainer, theta=best)
