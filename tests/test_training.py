@@ -293,3 +293,22 @@ def test_delta_learning_beats_the_plain_network_on_larger_cells():
           f"plain E {p.energy_rmse * 1e3:.2f} meV/atom, F {p.force_rmse * 1e3:.1f} meV/Å")
     assert d.energy_rmse < p.energy_rmse
     assert d.force_rmse < 0.6 * p.force_rmse
+
+
+def test_training_docs_key_reference_is_current():
+    from pathlib import Path
+
+    from echemmd.io.train_deck import GENERATED_BEGIN, schema_markdown
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "training.md").read_text(encoding="utf-8")
+    assert schema_markdown() in text.split(GENERATED_BEGIN)[1], \
+        "docs/training.md is stale: run python -m echemmd.io.train_deck --write-docs docs/training.md"
+
+
+def test_example_deck_is_valid():
+    from pathlib import Path
+
+    from echemmd.io.train_deck import load_train_deck
+
+    deck = load_train_deck(Path(__file__).resolve().parents[1] / "inputs" / "train_nacl.toml")
+    assert deck["charges"]["model"] == "fixed" and deck["data"]["test"].endswith("nacl_test216.extxyz")

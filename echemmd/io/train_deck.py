@@ -63,6 +63,8 @@ KEYS: tuple[Key, ...] = (
     Key("data", "train", "path", description="Training data set (extended XYZ)."),
     Key("data", "validation", "path", None,
         description="Validation data set; default: `validation_fraction` of the training frames."),
+    Key("data", "test", "path", None,
+        description="Extra held-out data set (e.g. larger cells), reported but never used to fit or select."),
     Key("data", "validation_fraction", "float", 0.1, min=0.0, max=0.9,
         description="Fraction of the frames of `train` held out for validation (drawn with `training.seed`)."),
     Key("data", "format", "str", "", description="ASE format of the data files (default: from the name)."),

@@ -249,9 +249,10 @@ def _metrics_dict(m):
             "force_rmse_by_element_meV_per_A": {e: v * MEV for e, v in m.force_rmse_by_element.items()}}
 
 
-def write_report(path, metrics_train, metrics_val, info) -> dict:
+def write_report(path, metrics_train, metrics_val, info, metrics_test=None) -> dict:
     """report.txt (a table) and report.json beside it."""
-    rows = [("train", _metrics_dict(metrics_train)), ("validation", _metrics_dict(metrics_val))]
+    rows = [("train", _metrics_dict(metrics_train)), ("validation", _metrics_dict(metrics_val)),
+            ("test", _metrics_dict(metrics_test))]
     lines = [f"echemmd {__version__} training report", ""]
     for k, v in info.items():
         lines.append(f"{k}: {v}")
@@ -265,12 +266,12 @@ def write_report(path, metrics_train, metrics_val, info) -> dict:
                      f"{d['energy_mae_meV_per_atom']:>11.3f}{d['force_rmse_meV_per_A']:>11.2f}"
                      f"{d['force_mae_meV_per_A']:>11.2f}  {el}")
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    out = {"info": info, "train": rows[0][1], "validation": rows[1][1]}
+    out = {"info": info, **{name: d for name, d in rows}}
     Path(path).with_suffix(".json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     return out
 
 
-def _plots(directory, history, trainer, theta, train, validation):
+def _plots(directory, history, trainer, theta, train, validation, test=()):
     """learning_curve.png, parity_energy.png, parity_forces.png."""
     import matplotlib
 
@@ -289,7 +290,7 @@ def _plots(directory, history, trainer, theta, train, validation):
     fig.tight_layout()
     fig.savefig(directory / "learning_curve.png", dpi=110)
     plt.close(fig)
-    sets = [("train", train)] + ([("validation", validation)] if validation else [])
+    sets = [("train", train)] + ([("validation", validation)] if validation else []) + ([("test", test)] if test else [])
     for kind, unit in (("energy", "eV/atom"), ("forces", "eV/Å")):
         fig, ax = plt.subplots(figsize=(4.6, 4.4))
         lo, hi = math.inf, -math.inf
@@ -365,6 +366,10 @@ def train(deck, stream=None, progress_stream=None) -> TrainingResult:
     else:
         all_p = _prepare(trainer, frames_all, digest, charge_model, acc, cache, stream)
         train_p, val_p = [all_p[i] for i in i_tr], [all_p[i] for i in i_val]
+    test_p = []
+    if d["test"]:
+        test_frames = read_dataset(d["test"], fmt)
+        test_p = _prepare(trainer, test_frames, file_digest(d["test"]), charge_model, acc, cache, stream)
     theta0 = trainer.initialize(train_p)
     schedule = Schedule(t["optimizer"], t["epochs"], t["batch_size"], t["learning_rate"], t["lr_decay"],
                         t["lr_min"], t["patience"], t["seed"])
@@ -416,17 +421,19 @@ def train(deck, stream=None, progress_stream=None) -> TrainingResult:
     model_path = save_model(directory / out["model"], model)
     m_train = trainer.metrics(best, train_p)
     m_val = trainer.metrics(best, val_p) if val_p else None
+    m_test = trainer.metrics(best, test_p) if test_p else None
     info = {"deck": deck.source, "data": d["train"], "model": str(model_path), "elements": ", ".join(elements),
             "charge model": charge_model.charge_model, "optimizer": t["optimizer"], "epochs run": history[-1].epoch,
             "best epoch": best_epoch, "stopped": stopped, "seconds": round(seconds, 1),
             "frames per second (loss + gradient)": round(
                 history[-1].epoch * len(train_p) / seconds, 2) if seconds > 0 else None}
-    report = write_report(directory / out["report"], m_train, m_val, info)
+    report = write_report(directory / out["report"], m_train, m_val, info, m_test)
     if out["plots"]:
-        _plots(directory, history, trainer, best, train_p, val_p)
+        _plots(directory, history, trainer, best, train_p, val_p, test_p)
     print((directory / out["report"]).read_text(encoding="utf-8"), file=stream)
     print(f"  model: {model_path}\n  log: {log_path}\n  report: {directory / out['report']}"
           + (f"\n  plots: {directory}/learning_curve.png, parity_energy.png, parity_forces.png" if out["plots"] else ""),
           file=stream)
-    return TrainingResult(model=model, model_path=model_path, train=m_train, validation=m_val, history=history,
+    return TrainingResult(model=model, model_path=model_path, train=m_train, validation=m_val, test=m_test,
+                          history=history,
                           stopped=stopped, report=report, trainer=trainer, theta=best)
