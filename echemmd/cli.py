@@ -44,6 +44,8 @@ def _parser():
                        "docs/training.md). Writes the model file, a per-epoch CSV log, a report and plots.")
     t.add_argument("deck", help="training deck (TOML)")
     t.add_argument("--output", metavar="DIR", help="output directory (overrides output.directory)")
+    t.add_argument("--restart", metavar="CHECKPOINT", help="continue from a training checkpoint "
+                   "(output.directory/checkpoint.h5, written after every epoch); raise training.epochs to train longer")
     t.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
                    help="override any deck key, e.g. --set training.epochs=50 (repeatable)")
 
@@ -123,7 +125,7 @@ def _train(args) -> int:
         deck = load_train_deck(args.deck, overrides=overrides)
         for w in deck.warnings:
             print(f"echemmd: warning: {w}", file=sys.stderr)
-        result = train(deck)
+        result = train(deck, restart=args.restart)
     except InputError as exc:
         print(f"echemmd: error: {exc}", file=sys.stderr)
         return EXIT_INPUT

@@ -19,7 +19,7 @@ from echemmd.analysis import trajectory_info
 from echemmd.analysis.blocks import block_average, block_error_curve, linear_fit
 from echemmd.analysis.cli import main as analyze_main
 from echemmd.analysis.dynamics import diffusion_coefficient, msd, vacf
-from echemmd.analysis.electrostatics import (cell_potential_drop, differential_capacitance,
+from echemmd.analysis.electrostatics import (c_infinity, cell_potential_drop, differential_capacitance,
                                              electrode_charges, electrode_potential_drops, integral_capacitance,
                                              potential_from_charge_density, potential_profile)
 from echemmd.analysis.profiles import binned_charge, density_profiles, select_atoms
@@ -263,6 +263,157 @@ def test_electrode_charges_from_observables_and_atoms(tmp_path):
     assert np.allclose(s.time, np.arange(F) * 10.0)
 
 
+CAP_DECK = """
+[system]
+structure = "cap.extxyz"
+temperature = 300.0
+frozen = ["metal"]
+[groups]
+metal = {{ elements = ["Au"] }}
+[[pair]]
+style = "lj"
+cutoff = 6.0
+[pair.coeffs]
+"Na-Na" = {{ epsilon = 0.01, sigma = 3.0 }}
+"Cl-Cl" = {{ epsilon = 0.01, sigma = 3.0 }}
+"Na-Cl" = {{ epsilon = 0.01, sigma = 3.0 }}
+"Na-Au" = {{ epsilon = 0.01, sigma = 3.0 }}
+"Cl-Au" = {{ epsilon = 0.01, sigma = 3.0 }}
+"Au-Au" = {{ epsilon = 0.0, sigma = 3.0 }}
+[electrostatics]
+accuracy = 1e-8
+{electrodes}
+[charges]
+tolerance = 1e-12
+[md]
+steps = 20
+dt = 1.0
+integrator = "langevin"
+temperature = 300.0
+seed = 3
+[output]
+directory = "{out}"
+thermo_every = 2
+trajectory_every = 2
+progress = false
+"""
+CAP_ELECTRODES = """
+[[electrode]]
+name = "bottom"
+tag = 1
+potential = -0.5
+sigma = 0.357
+[[electrode]]
+name = "top"
+tag = 2
+potential = 0.5
+sigma = 0.357
+"""
+
+
+def _capacitor_deck(directory, electrodes=CAP_ELECTRODES, side=4, layers=2, gap=10.0, n_pairs=2, seed=4):
+    """Two fcc(111) Au electrodes (tags 1, 2; side x side x layers atoms) across ``gap`` Å, ions between:
+    a deck file for a constant-potential single point or a short run."""
+    from ase import Atoms
+    from ase.build import fcc111
+    from ase.io import write
+
+    slab = fcc111("Au", size=(side, side, layers), a=4.08, orthogonal=True, vacuum=0.0)
+    spacing = 4.08 / np.sqrt(3)
+    bottom, top = slab.copy(), slab.copy()
+    bottom.positions[:, 2] += 10.0 - bottom.positions[:, 2].min()
+    z0 = 10.0 + (layers - 1) * spacing + gap
+    top.positions[:, 2] = z0 + (top.positions[:, 2].max() - top.positions[:, 2])
+    bottom.set_tags(1)
+    top.set_tags(2)
+    atoms = bottom + top
+    cell = atoms.cell.array.copy()
+    cell[2] = [0, 0, 50.0]
+    rng = np.random.default_rng(seed)
+    zlo, zhi = 10.0 + (layers - 1) * spacing + 3.0, z0 - 3.0
+    pos = []
+    while len(pos) < 2 * n_pairs:
+        p = np.append(rng.uniform(0, 1, 2) @ cell[:2, :2], rng.uniform(zlo, zhi))
+        d = np.array(pos).reshape(-1, 3) - p
+        d[:, :2] -= np.round(d[:, :2] @ np.linalg.inv(cell[:2, :2])) @ cell[:2, :2]  # minimum image
+        if not len(d) or np.linalg.norm(d, axis=1).min() > 3.5:
+            pos.append(p)
+    ions = Atoms(["Na", "Cl"] * n_pairs, positions=np.array(pos))
+    ions.set_initial_charges([1.0, -1.0] * n_pairs)
+    atoms = atoms + ions
+    atoms.set_cell(cell)
+    atoms.pbc = (True, True, False)
+    atoms.info.pop("adsorbate_info", None)
+    write(directory / "cap.extxyz", atoms, format="extxyz")
+    deck = directory / "deck.toml"
+    deck.write_text(CAP_DECK.format(out=directory / "out", electrodes=electrodes))
+    return deck
+
+
+def _dense_c_inf(deck_path):
+    """Oracle: C_inf of each electrode from the dense charge-solver matrix.
+
+    Columns of A (the Hessian of the electrostatic energy in the electrode charges, eV/e^2)
+    from the Ewald potential of unit charges on each electrode atom; the response of the
+    constrained minimum (total charge fixed) to a potential pattern dpsi (-1/2 V on the first
+    electrode, +1/2 V on the last) from the KKT system [[A, -1], [1^T, 0]] [dq, dmu] = [dpsi, 0].
+    """
+    from echemmd import app
+    from echemmd.io.deck import load_deck
+
+    deck = load_deck(deck_path)
+    system = app.build_system(deck)
+    solver = app.build_forcefield(deck, system).charge_solver
+    ew = solver.ewald
+    v = solver.variable
+    n = len(v)
+    a = np.zeros((n, n))
+    for k in range(n):
+        e = np.zeros(system.n_atoms)
+        e[v[k]] = 1.0
+        a[:, k] = ew.matvec(system, e)[v]
+    assert np.allclose(a, a.T, atol=1e-10 * np.abs(a).max())
+    dpsi = np.zeros(system.n_atoms)
+    dpsi[solver.electrodes[0].indices] -= 0.5
+    dpsi[solver.electrodes[-1].indices] += 0.5
+    kkt = np.block([[a, -np.ones((n, 1))], [np.ones((1, n)), np.zeros((1, 1))]])
+    dq = np.zeros(system.n_atoms)
+    dq[v] = np.linalg.solve(kkt, np.append(dpsi[v], 0.0))[:n]
+    return {e.name: float(dq[e.indices].sum()) for e in solver.electrodes}
+
+
+def test_c_infinity_equals_dense_linear_algebra(tmp_path):
+    """Two single points (CG solve through app.evaluate) against the dense constrained solve."""
+    deck = _capacitor_deck(tmp_path)
+    got = c_infinity(deck)
+    oracle = _dense_c_inf(deck)
+    print(f"C_inf: two single points {got}, dense KKT {oracle}")
+    assert list(got) == ["bottom", "top"]
+    # the top electrode's potential rises: it gains +C dV, the bottom the opposite
+    assert oracle["top"] > 0 and oracle["bottom"] == pytest.approx(-oracle["top"], rel=1e-10)
+    for name in ("bottom", "top"):
+        assert got[name] == pytest.approx(abs(oracle[name]), rel=1e-6)
+    # linear response: the size of the step does not matter
+    assert c_infinity(deck, delta_v=0.1)["top"] == pytest.approx(got["top"], rel=1e-6)
+    # the empty capacitor ~ eps0 A / d (d between the facing planes, within a Gaussian width on each side)
+    from ase.io import read
+
+    atoms = read(tmp_path / "cap.extxyz")
+    z, tags = atoms.positions[:, 2], atoms.get_tags()
+    d = z[tags == 2].min() - z[tags == 1].max()
+    area = abs(np.linalg.det(atoms.cell.array[:2, :2]))
+    d_eff = area / (4 * np.pi * units.KE * got["top"])
+    assert abs(d_eff - d) < 2 * 0.357
+    with pytest.raises(InputError, match="delta_v"):
+        c_infinity(deck, delta_v=0.0)
+
+
+def test_c_infinity_needs_electrodes(tmp_path):
+    deck = _capacitor_deck(tmp_path, electrodes="")
+    with pytest.raises(InputError, match=r"deck\.toml.*no \[\[electrode\]\]"):
+        c_infinity(deck)
+
+
 # ---------------------------------------------------------------------- RDF
 def test_ideal_gas_rdf_bulk_and_slab(tmp_path):
     """Uncorrelated atoms: g = 1 within Poisson noise, in bulk and in a slab with vacuum
@@ -504,6 +655,78 @@ def test_cli_writes_expected_files(tmp_path, capsys):
     rc = analyze_main([str(bulk), "--out", str(tmp_path / "b"), "--what", "capacitance"])
     assert rc == 2
     assert "--what capacitance" in capsys.readouterr().err
+
+
+def _read_csv(path):
+    import csv
+
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_cli_c_inf_adds_total_capacitance(tmp_path, capsys):
+    """--c-inf 0.05: C_total = <dQ^2>/(k_B T) + 0.05 with the error of the fluctuations; the old columns stay."""
+    traj = _capacitor_traj(tmp_path / "trajectory.h5md")
+    base = [str(traj), "--what", "capacitance"]
+    assert analyze_main(base + ["--out", str(tmp_path / "plain")]) == 0
+    assert "give --c-inf E_PER_V or --deck DECK" in capsys.readouterr().out  # the note, C_inf unknown
+    plain = _read_csv(tmp_path / "plain" / "capacitance.csv")
+    assert "C_total_e/V" not in plain[0]
+    assert analyze_main(base + ["--out", str(tmp_path / "a"), "--c-inf", "0.05"]) == 0
+    assert "note: for a constant-potential run" not in capsys.readouterr().out
+    rows = _read_csv(tmp_path / "a" / "capacitance.csv")
+    header = open(tmp_path / "a" / "capacitance.csv").readline().strip().split(",")
+    assert header == list(plain[0]) + ["C_inf_e/V", "C_total_e/V", "C_total_err_e/V", "C_total_uF/cm2"]
+    q = trajectory_info(traj).observable("charge_top")
+    c = differential_capacitance(q, 350.0, 64.0, 5)
+    summary = {r["quantity"]: r for r in _read_csv(tmp_path / "a" / "summary.csv")}
+    for old, row in zip(plain, rows):
+        assert {k: row[k] for k in old} == old  # existing columns unchanged
+        assert float(row["C_inf_e/V"]) == 0.05
+        assert float(row["C_total_e/V"]) == pytest.approx(float(row["C_e/V"]) + 0.05, rel=1e-12)
+        assert float(row["C_total_err_e/V"]) == pytest.approx(float(row["C_err_e/V"]), rel=1e-12)
+        assert float(row["C_total_uF/cm2"]) == pytest.approx(
+            (float(row["C_e/V"]) + 0.05) * units.E_PER_V_A2_TO_UF_PER_CM2 / 64.0, rel=1e-12)
+        s = summary[f"C_total {row['electrode']}"]
+        assert (float(s["value"]), float(s["error"]), s["unit"]) == pytest.approx(
+            (float(row["C_total_e/V"]), float(row["C_total_err_e/V"]), "e/V"))
+    assert rows[1]["electrode"] == "top"
+    assert float(rows[1]["C_total_e/V"]) == pytest.approx(c.capacitance + 0.05, rel=1e-9)
+    assert float(rows[1]["C_total_err_e/V"]) == pytest.approx(c.error, rel=1e-9)
+    # bad values and both sources at once are input errors
+    assert analyze_main(base + ["--out", str(tmp_path / "b"), "--c-inf", "-0.1"]) == 2
+    assert "--c-inf" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        analyze_main(base + ["--out", str(tmp_path / "b"), "--c-inf", "0.1", "--deck", "x.toml"])
+
+
+def test_cli_deck_computes_c_inf(tmp_path, capsys):
+    """--deck DECK: C_inf from the run's deck (c_infinity) matched to the electrodes by name."""
+    from echemmd.cli import main as echemmd_main
+
+    deck = _capacitor_deck(tmp_path)
+    assert echemmd_main(["run", str(deck)]) == 0
+    traj = tmp_path / "out" / "trajectory.h5md"
+    out = tmp_path / "analysis"
+    assert analyze_main([str(traj), "--out", str(out), "--what", "capacitance", "--blocks", "2",
+                         "--deck", str(deck)]) == 0
+    assert "C_inf from" in capsys.readouterr().out
+    expected = c_infinity(deck)
+    rows = _read_csv(out / "capacitance.csv")
+    assert [r["electrode"] for r in rows] == ["bottom", "top"]
+    for r in rows:
+        assert float(r["C_inf_e/V"]) == pytest.approx(expected[r["electrode"]], rel=1e-9)
+        assert float(r["C_total_e/V"]) == pytest.approx(float(r["C_e/V"]) + float(r["C_inf_e/V"]), rel=1e-12)
+    # electrodes named otherwise than in the deck, or a deck of another structure: input errors
+    assert analyze_main([str(traj), "--out", str(out), "--what", "capacitance", "--blocks", "2", "--deck",
+                         str(deck), "--electrode", "left=0:32"]) == 2
+    assert "no [[electrode]] named left" in capsys.readouterr().err
+    other = tmp_path / "other"
+    other.mkdir()
+    other_deck = _capacitor_deck(other, n_pairs=3)
+    assert analyze_main([str(traj), "--out", str(out), "--what", "capacitance", "--blocks", "2", "--deck",
+                         str(other_deck)]) == 2
+    assert "70 atoms, the trajectory" in capsys.readouterr().err
 
 
 def test_cli_module_entry_point():

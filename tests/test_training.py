@@ -312,3 +312,35 @@ def test_example_deck_is_valid():
 
     deck = load_train_deck(Path(__file__).resolve().parents[1] / "inputs" / "train_nacl.toml")
     assert deck["charges"]["model"] == "fixed" and deck["data"]["test"].endswith("nacl_test216.extxyz")
+
+
+def test_adam_training_continues_exactly_from_a_checkpoint(teacher_data, tmp_path):
+    """6 Adam epochs straight = 3 epochs, then --restart from checkpoint.h5 to 6 (bit for bit)."""
+    import shutil
+
+    from echemmd.cli import main
+
+    def deck(out, epochs):
+        d = _deck(teacher_data)
+        d.data["training"].update(optimizer="adam", epochs=epochs, batch_size=4, learning_rate=5e-3)
+        d.data["output"].update(directory=str(out), plots=False)
+        return d
+
+    straight = train(deck(tmp_path / "a", 6))
+    train(deck(tmp_path / "b", 3))
+    shutil.copy(tmp_path / "b" / "checkpoint.h5", tmp_path / "b3.h5")
+    resumed = train(deck(tmp_path / "b", 6), restart=tmp_path / "b3.h5")
+    assert np.array_equal(resumed.theta, straight.theta)
+    assert [h.train.loss for h in resumed.history] == pytest.approx([h.train.loss for h in straight.history],
+                                                                    rel=1e-15)
+    log_a = (tmp_path / "a" / "log.csv").read_text().splitlines()
+    log_b = (tmp_path / "b" / "log.csv").read_text().splitlines()
+    assert len(log_a) == len(log_b) == 8
+    strip = (lambda line: [c for k, c in enumerate(line.split(",")) if k != 2])  # all but the wall time
+    assert [strip(x) for x in log_a] == [strip(x) for x in log_b]
+    # A checkpoint of other settings is refused with the reason.
+    other = deck(tmp_path / "c", 6)
+    other.data["network"]["hidden"] = [5, 5]
+    with pytest.raises(InputError, match="other data or settings"):
+        train(other, restart=tmp_path / "b3.h5")
+    assert main(["train", "nope.toml"]) == 2

@@ -12,7 +12,8 @@ charge        electrode_charge.csv/png                     ``charge_<name>`` obs
                                                            ``--electrode``
 potential     charge_density.csv/png, potential.csv/png,   charges; pbc T T F (vacuum boundary) or
               potential_drops.csv                          T T T (periodic)
-capacitance   capacitance.csv                              electrode charges and a temperature
+capacitance   capacitance.csv                              electrode charges and a temperature;
+                                                           C_total also ``--c-inf`` or ``--deck``
 rdf           rdf.csv/png                                  pbc T T T or T T F
 msd           msd.csv/png, diffusion.csv                   >= 2 equally spaced frames
 vacf          vacf.csv/png                                 velocities
@@ -28,6 +29,18 @@ observable is in the file takes its charge from there. Gaussian widths for the c
 density come from the stored deck (``[[electrode]] sigma`` for the named electrodes,
 ``electrostatics.sigma`` per element) unless ``--sigma`` is given. The temperature of the
 capacitance comes from ``--temperature`` or the deck's ``md.temperature``.
+
+Capacitance of a constant-potential run: the fluctuation formula C = <dQ^2>/(k_B T) sees only
+the electrolyte's part of the response (the electrode charges are solved for the ion
+positions, not sampled), so the total is C_total = C + C_inf, with C_inf the electrodes'
+response with the ions fixed (Scalfi et al., J. Chem. Phys. 153, 174704 (2020)). Give it as
+``--c-inf E_PER_V`` (one number for every electrode) or let ``--deck DECK`` compute it from
+two single points of the run's input deck
+(:func:`echemmd.analysis.electrostatics.c_infinity`); then capacitance.csv gains the columns
+``C_inf_e/V``, ``C_total_e/V``, ``C_total_err_e/V`` (the error of C: C_inf is exact) and
+``C_total_uF/cm2``. The deck stored in the trajectory is not used for this: it is the text
+alone, without the directory its structure path is relative to or the run's ``--set``
+overrides, so ``--deck`` names the file.
 
 Wiring into ``echemmd``: ``add_arguments(subparser)`` fills an argparse (sub)parser and
 ``run(args)`` runs a parsed namespace and returns the exit code (0, or 2 for bad input).
@@ -83,6 +96,13 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     g.add_argument("--temperature", type=float, default=None, metavar="K",
                    help="temperature, K (default: the deck's md.temperature)")
     g.add_argument("--area", type=float, default=None, metavar="A2", help="electrode area, Å^2 (default |a x b|)")
+    x = g.add_mutually_exclusive_group()
+    x.add_argument("--c-inf", type=float, default=None, metavar="E_PER_V",
+                   help="C_inf, the electrode response with the ions fixed, e/V, for every electrode: "
+                        "capacitance.csv then also gives C_total = <dQ^2>/(k_B T) + C_inf")
+    x.add_argument("--deck", default=None, metavar="DECK",
+                   help="the run's input deck (TOML file): C_inf from two single points of its structure "
+                        "(ions fixed, the voltage changed by 1 V), matched to the electrodes by name")
     g = p.add_argument_group("structure")
     g.add_argument("--pairs", default=None, metavar="A-B,...", help="RDF pairs (default: all pairs of species)")
     g.add_argument("--rmax", type=float, default=10.0, metavar="A", help="RDF range, Å (10)")
@@ -168,9 +188,36 @@ def _parse_sigma(text):
     return out
 
 
+def _c_inf(args, info, names):
+    """C_inf (e/V) per electrode name from ``--c-inf`` or ``--deck``; None when neither is given."""
+    from echemmd.errors import InputError
+
+    if args.c_inf is not None:
+        return {k: float(args.c_inf) for k in names}
+    if args.deck is None:
+        return None
+    from echemmd.analysis.electrostatics import c_infinity
+    from echemmd.io.deck import load_deck
+
+    deck = load_deck(args.deck)
+    n = len(deck.atoms) if getattr(deck, "atoms", None) is not None else None
+    if n is not None and n != info.n_atoms:
+        raise InputError(f"--deck {args.deck}: its structure has {n} atoms, the trajectory {info.path} "
+                         f"{info.n_atoms}: give the deck the trajectory was run with")
+    c_inf = c_infinity(args.deck)
+    missing = [k for k in names if k not in c_inf]
+    if missing:
+        raise InputError(f"--deck {args.deck}: no [[electrode]] named {', '.join(missing)} (the deck's electrodes: "
+                         f"{', '.join(c_inf)}); name the --electrode selections as in the deck")
+    print(f"  C_inf from {args.deck} (two single points, ions fixed): "
+          + ", ".join(f"{k} {c_inf[k]:.6g} e/V" for k in names))
+    return {k: c_inf[k] for k in names}
+
+
 def _run(args):
     import numpy as np
 
+    from echemmd import units
     from echemmd.analysis import trajectory_info
     from echemmd.analysis.electrostatics import deck_settings
     from echemmd.analysis.profiles import resolve_sigma, select_atoms
@@ -188,6 +235,8 @@ def _run(args):
         raise InputError(f"--stride {args.stride}: must be >= 1")
     if args.blocks < 1:
         raise InputError(f"--blocks {args.blocks}: must be >= 1")
+    if args.c_inf is not None and not (np.isfinite(args.c_inf) and args.c_inf >= 0):
+        raise InputError(f"--c-inf {args.c_inf}: C_inf is a capacitance >= 0 in e/V (e.g. 0.06)")
     start = info.frame_at_time(args.start_time) if args.start_time is not None else 0
     stop = int(np.searchsorted(info.times, args.stop_time + 1e-9, side="right")) if args.stop_time is not None \
         else None
@@ -327,23 +376,36 @@ def _run(args):
             skip("capacitance", "no temperature: give --temperature K (the trajectory's deck has none)")
         else:
             area = args.area if args.area is not None else series.area
+            c_inf = _c_inf(args, info, list(series.charges))
             rows = {k: [] for k in ("electrode", "C_e/V", "C_err_e/V", "C_uF/cm2", "C_err_uF/cm2", "mean_Q_e",
                                     "mean_Q_err_e", "var_Q_e2", "T_K", "area_A2")}
+            if c_inf is not None:
+                rows.update({k: [] for k in ("C_inf_e/V", "C_total_e/V", "C_total_err_e/V", "C_total_uF/cm2")})
             for k, q in series.charges.items():
                 c = differential_capacitance(q, temperature, area, max(2, args.blocks))
-                for key, v in zip(rows, (k, c.capacitance, c.error, c.per_area, c.per_area_error, c.mean_charge,
-                                         c.mean_charge_error, c.variance, c.temperature, area)):
-                    rows[key].append(v)
+                values = [k, c.capacitance, c.error, c.per_area, c.per_area_error, c.mean_charge,
+                          c.mean_charge_error, c.variance, c.temperature, area]
                 summary.add(f"C_diff {k}", c.capacitance, c.error, "e/V")
                 summary.add(f"C_diff {k} per area", c.per_area, c.per_area_error, "uF/cm2")
+                if c_inf is not None:
+                    # C_inf is exact (up to the solver tolerance): the error is that of the fluctuations.
+                    total = c.capacitance + c_inf[k]
+                    per_area = total * units.E_PER_V_A2_TO_UF_PER_CM2 / float(area) if area else float("nan")
+                    values += [c_inf[k], total, c.error, per_area]
+                    summary.add(f"C_inf {k}", c_inf[k], float("nan"), "e/V")
+                    summary.add(f"C_total {k}", total, c.error, "e/V")
+                    summary.add(f"C_total {k} per area", per_area, c.per_area_error, "uF/cm2")
+                for key, v in zip(rows, values):
+                    rows[key].append(v)
             from echemmd.analysis import write_csv
 
             written.append(write_csv(os.path.join(out, "capacitance.csv"), rows))
-            # Charges solved at every step (constant potential) fluctuate only through the electrolyte:
-            # the total capacitance adds the response with the ions held fixed (Scalfi et al. 2020).
-            print("  note: for a constant-potential run, C = <dQ^2>/(k_B T) + C_inf, where C_inf is the "
-                  "electrode response with the ions fixed (two `echemmd eval` runs at different potentials; "
-                  "see docs/labs/03_capacitor.md)")
+            if c_inf is None:
+                # Charges solved at every step (constant potential) fluctuate only through the electrolyte:
+                # the total capacitance adds the response with the ions held fixed (Scalfi et al. 2020).
+                print("  note: for a constant-potential run, C = <dQ^2>/(k_B T) + C_inf, where C_inf is the "
+                      "electrode response with the ions fixed: give --c-inf E_PER_V or --deck DECK (two "
+                      "single points of the run's deck) to get C_total; see docs/labs/03_capacitor.md")
 
     # ------------------------------------------------------------ structure
     if applies("rdf"):

@@ -42,8 +42,16 @@ Phys. Chem. Chem. Phys. 22, 10480 (2020); Limmer et al., Phys. Rev. Lett. 111, 1
 
     C_diff = <dQ^2> / (k_B T)          (e/V; per area in µF/cm^2)
 
-with the error from block averages of ``dQ^2``. The integral capacitance is the slope of
-``<Q>`` against the applied voltage over several runs (:func:`integral_capacitance`).
+with the error from block averages of ``dQ^2``. When the electrode charges are solved at
+every step (constant-potential method) rather than sampled, the fluctuations hold only the
+response to the moving ions, and the total differential capacitance adds the response with
+the ions held fixed (Scalfi, Limmer, Coretti et al., J. Chem. Phys. 153, 174704 (2020))::
+
+    C_total = <dQ^2> / (k_B T) + C_inf                       (e/V)
+
+with C_inf from two single points of the deck's structure (:func:`c_infinity`). The integral
+capacitance is the slope of ``<Q>`` against the applied voltage over several runs
+(:func:`integral_capacitance`).
 """
 
 from __future__ import annotations
@@ -524,6 +532,88 @@ def differential_capacitance(charge, temperature, area=None, n_blocks=10) -> Cap
         pa = pa_err = float("nan")
     return Capacitance(float(c), float(err), float(pa), float(pa_err), qm.mean, qm.error, d2.mean,
                        float(temperature), area, len(q), n_blocks)
+
+
+def c_infinity(deck_path, delta_v=1.0, overrides=None) -> dict:
+    """C_inf: the electrodes' charge response to the voltage with the ions held fixed, e/V.
+
+    For a constant-potential run the electrode charges are not sampled: at every step they
+    minimise the electrostatic energy for the current ion positions r and the set potentials,
+    a linear problem (``A q = psi - phi_ions(r) + mu``, total charge fixed). Its solution is
+    therefore exactly ``Q = Q_ions(r) + C_inf dV``: the ionic part follows the ions, the second
+    part depends only on the electrode geometry and the applied voltage dV. Thermal
+    fluctuations at fixed dV move only ``Q_ions``, so ``<dQ^2>/(k_B T)`` misses the C_inf term,
+    and the total differential capacitance is ``<dQ^2>/(k_B T) + C_inf`` (Scalfi, Limmer,
+    Coretti et al., J. Chem. Phys. 153, 174704 (2020)). C_inf is the capacitance of the
+    "empty" capacitor (about eps0 A / d for two planar electrodes at distance d).
+
+    Two single points (:func:`echemmd.app.evaluate`) of the deck's structure, ions fixed:
+    the deck as it is and the deck with the potential difference between the electrodes
+    raised by ``delta_v``; ``C_inf_k = |Q_k(shifted) - Q_k(deck)| / delta_v``. The response
+    is linear, so neither the deck's potentials nor ``delta_v`` change the result (beyond the
+    charge solver's ``charges.tolerance``), and, without QEq atoms, neither do the ion
+    positions: only the electrodes' geometry enters. QEq atoms of the deck, if any, keep
+    their variable charges in both single points (they respond like the electrodes).
+
+    Which potentials change:
+
+    * two electrodes: the first ``[[electrode]]`` is lowered by ``delta_v / 2`` and the last
+      raised by ``delta_v / 2`` (the one whose potential rises gains positive charge, the other
+      the same negative charge; both get the same positive C_inf).
+    * more than two: the same for the first and the last electrode, the others keep their
+      potentials; each electrode's |dQ_k| / delta_v is that of this one voltage pattern (one
+      column of the capacitance matrix), what the fluctuation formula pairs with for the
+      first and last electrode.
+    * one electrode: its potential is raised by ``delta_v``. The solver keeps the total
+      charge fixed, so without QEq atoms its charge cannot change and C_inf is 0 (a common
+      shift of all potentials is only a gauge); with QEq atoms it is the charge exchanged
+      with them.
+
+    Parameters
+    ----------
+    deck_path : str or path-like
+        Input deck (TOML) with ``[[electrode]]`` tables, e.g. the deck of the run.
+    delta_v : float
+        Change of the potential difference, V (non-zero; 1 V is fine since the response is
+        linear).
+    overrides : dict, optional
+        Dotted key -> value applied to the deck first, as in :func:`echemmd.io.deck.load_deck`.
+
+    Returns
+    -------
+    dict
+        Electrode name -> C_inf, e/V (>= 0), in the deck's order.
+
+    Raises
+    ------
+    echemmd.errors.InputError
+        The deck has no ``[[electrode]]`` (or is invalid), or ``delta_v`` is 0 or not finite.
+    """
+    from echemmd import app
+    from echemmd.io.deck import load_deck
+
+    delta_v = float(delta_v)
+    if not np.isfinite(delta_v) or delta_v == 0.0:
+        raise InputError(f"C_inf needs a non-zero, finite potential change delta_v, got {delta_v} V")
+    base = dict(overrides or {})
+    deck = load_deck(deck_path, base)
+    electrodes = deck.data.get("electrode") or []
+    if not electrodes:
+        raise InputError(f"{deck_path}: the deck has no [[electrode]]; C_inf (the electrodes' response with the "
+                         f"ions fixed) needs a constant-potential deck")
+    potentials = [float(e["potential"]) for e in electrodes]
+    shifted = list(potentials)
+    if len(electrodes) == 1:
+        shifted[0] += delta_v
+    else:
+        shifted[0] -= delta_v / 2
+        shifted[-1] += delta_v / 2
+    names = [str(e["name"]) for e in electrodes]
+    q0 = app.evaluate(deck)["observables"]
+    moved = dict(base)
+    moved.update({f"electrode[{k}].potential": v for k, v in enumerate(shifted)})
+    q1 = app.evaluate(load_deck(deck_path, moved))["observables"]
+    return {n: abs(q1[f"charge_{n}"] - q0[f"charge_{n}"]) / abs(delta_v) for n in names}
 
 
 @dataclass

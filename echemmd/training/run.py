@@ -28,7 +28,7 @@ from echemmd import __version__
 from echemmd.errors import InputError
 from echemmd.io.dataset import file_digest, read_dataset
 from echemmd.mlpotential import HybridModel
-from echemmd.training.optimize import Schedule, fit
+from echemmd.training.optimize import OptimizerState, Schedule, _record_of, fit
 from echemmd.training.recipes import symmetry_function_set
 from echemmd.training.trainer import LossWeights, Trainer
 
@@ -311,7 +311,65 @@ def _plots(directory, history, trainer, theta, train, validation, test=()):
         plt.close(fig)
 
 
-def train(deck, stream=None, progress_stream=None) -> TrainingResult:
+def _deck_fingerprint(deck) -> str:
+    """Hash of everything that fixes the meaning of the parameters and the optimisation path.
+
+    ``training.epochs``, ``training.patience`` and ``[output]`` may change between a run and
+    its continuation (to train longer, or write elsewhere).
+    """
+    data = json.loads(json.dumps(deck.data, default=str))
+    for key in ("epochs", "patience"):
+        data["training"].pop(key, None)
+    data.pop("output", None)
+    return _cache_key(data)
+
+
+def save_checkpoint(path, st: OptimizerState, fingerprint: str):
+    """Training checkpoint (HDF5, written atomically): optimizer state and the deck's fingerprint."""
+    import h5py
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with h5py.File(tmp, "w") as f:
+        f.attrs["format"] = "echemmd-training-checkpoint"
+        f.attrs["fingerprint"] = fingerprint
+        for key in ("epoch", "best_loss", "best_epoch", "learning_rate", "adam_t"):
+            f.attrs[key] = getattr(st, key)
+        f.attrs["rng_state"] = json.dumps(st.rng_state) if st.rng_state is not None else ""
+        for key in ("theta", "best_theta", "adam_m", "adam_v"):
+            if getattr(st, key) is not None:
+                f.create_dataset(key, data=getattr(st, key))
+        f.create_dataset("history", data=np.array(st.history, dtype=np.float64))
+    tmp.replace(path)
+
+
+def load_checkpoint(path, fingerprint: str) -> OptimizerState:
+    """Read a training checkpoint; InputError when it is not one or belongs to another deck or data."""
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"training checkpoint not found: {path}")
+    try:
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("format") != "echemmd-training-checkpoint":
+                raise InputError(f"{path} is not an echemmd training checkpoint")
+            if f.attrs["fingerprint"] != fingerprint:
+                raise InputError(f"{path} was written for other data or settings (only training.epochs, "
+                                 "training.patience and [output] may change when continuing a training)")
+            rng = f.attrs["rng_state"]
+            return OptimizerState(
+                epoch=int(f.attrs["epoch"]), theta=np.array(f["theta"]), best_theta=np.array(f["best_theta"]),
+                best_loss=float(f.attrs["best_loss"]), best_epoch=int(f.attrs["best_epoch"]),
+                learning_rate=float(f.attrs["learning_rate"]),
+                adam_m=np.array(f["adam_m"]) if "adam_m" in f else None,
+                adam_v=np.array(f["adam_v"]) if "adam_v" in f else None, adam_t=int(f.attrs["adam_t"]),
+                rng_state=json.loads(rng) if rng else None, history=np.array(f["history"]).tolist())
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the training checkpoint: {exc}") from None
+
+
+def train(deck, stream=None, progress_stream=None, restart=None) -> TrainingResult:
     """Run a training deck (see the module docstring).
 
     Parameters
@@ -319,6 +377,8 @@ def train(deck, stream=None, progress_stream=None) -> TrainingResult:
     deck : echemmd.io.train_deck.TrainDeck
     stream, progress_stream : file-like, optional
         Log and progress output (default stdout and stderr).
+    restart : path-like, optional
+        A training checkpoint (``checkpoint.h5``, written after every epoch) to continue from.
 
     Returns
     -------
@@ -373,6 +433,9 @@ def train(deck, stream=None, progress_stream=None) -> TrainingResult:
     theta0 = trainer.initialize(train_p)
     schedule = Schedule(t["optimizer"], t["epochs"], t["batch_size"], t["learning_rate"], t["lr_decay"],
                         t["lr_min"], t["patience"], t["seed"])
+    fingerprint = _deck_fingerprint(deck)
+    resume = load_checkpoint(restart, fingerprint) if restart else None
+    checkpoint_path = directory / "checkpoint.h5"
     log_path = directory / out["log"]
     progress = _Progress(schedule.epochs, progress_stream)
     interrupted = {"flag": False}
@@ -391,6 +454,10 @@ def train(deck, stream=None, progress_stream=None) -> TrainingResult:
         with open(log_path, "w", newline="", encoding="utf-8") as log:
             writer = csv.writer(log)
             writer.writerow(_LOG_FIELDS)
+            if resume is not None:
+                print(f"  continuing from {restart} after epoch {resume.epoch}", file=stream)
+                for row in resume.history:
+                    writer.writerow(_log_row(_record_of(row)))
 
             def on_epoch(rec):
                 writer.writerow(_log_row(rec))
@@ -398,7 +465,8 @@ def train(deck, stream=None, progress_stream=None) -> TrainingResult:
                 progress.update(rec)
 
             best, history, stopped = fit(trainer, theta0, train_p, val_p, schedule, on_epoch,
-                                         should_stop=lambda: interrupted["flag"])
+                                         should_stop=lambda: interrupted["flag"], resume=resume,
+                                         on_state=lambda st: save_checkpoint(checkpoint_path, st, fingerprint))
     except FloatingPointError as exc:
         raise InputError(f"{deck.source}: {exc}") from None
     finally:
@@ -426,11 +494,15 @@ def train(deck, stream=None, progress_stream=None) -> TrainingResult:
             "charge model": charge_model.charge_model, "optimizer": t["optimizer"], "epochs run": history[-1].epoch,
             "best epoch": best_epoch, "stopped": stopped, "seconds": round(seconds, 1),
             "frames per second (loss + gradient)": round(
-                history[-1].epoch * len(train_p) / seconds, 2) if seconds > 0 else None}
+                (history[-1].epoch - (resume.epoch if resume else 0)) * len(train_p) / seconds, 2)
+            if seconds > 0 else None}
     report = write_report(directory / out["report"], m_train, m_val, info, m_test)
     if out["plots"]:
         _plots(directory, history, trainer, best, train_p, val_p, test_p)
     print((directory / out["report"]).read_text(encoding="utf-8"), file=stream)
+    if stopped == "interrupted":
+        print(f"  interrupted: the best model so far is written; continue with "
+              f"echemmd train {deck.source} --restart {checkpoint_path}", file=stream)
     print(f"  model: {model_path}\n  log: {log_path}\n  report: {directory / out['report']}"
           + (f"\n  plots: {directory}/learning_curve.png, parity_energy.png, parity_forces.png" if out["plots"] else ""),
           file=stream)
