@@ -106,8 +106,11 @@ class ChargeSolver:
         Name of the energy term for chi, J, psi and the field.
     """
 
+    #: Largest number of variable atoms for which the dense matrix is cached (8 bytes n^2: 200 MB).
+    DENSE_MAX = 5000
+
     def __init__(self, ewald, electrodes=(), qeq=None, field=(0.0, 0.0, 0.0), total_charge=None,
-                 tolerance=1e-8, max_iterations=1000, name="charge"):
+                 tolerance=1e-8, max_iterations=1000, name="charge", cache_matrix=True):
         self.ewald = ewald
         self.electrodes = list(electrodes)
         self.qeq = dict(qeq or {})
@@ -118,6 +121,10 @@ class ChargeSolver:
         self.tolerance = float(tolerance)
         self.max_iterations = int(max_iterations)
         self.name = name
+        self.cache_matrix = bool(cache_matrix)
+        self._dense = None
+        self._dense_key = None
+        self._dense_active = False
         self.cutoff = 0.0  # needs no neighbour list of its own
         self.last = None
         #: Variable charges of the solve before the last one (the predictor's history; checkpointed).
@@ -173,8 +180,59 @@ class ChargeSolver:
         return sigma
 
     # ------------------------------------------------------------------ the solve
+    def dense_matrix(self, system, neighbors=None):
+        """A_vv + J as a dense matrix, eV/e^2, or None when it is not cached.
+
+        When every variable atom is frozen (electrodes that do not move, no QEq atoms), the
+        matrix depends only on their positions, the cell, the widths and the Ewald parameters,
+        so it is built once (the "mat_inv" idea of LAMMPS' ELECTRODE package) and every CG
+        product becomes a small dense matrix-vector product instead of an Ewald sum over all
+        atoms. Built from the same terms as the sum: the real-space kernel over the neighbour
+        list, reciprocal sum 2 sum_k w_k cos(k . (r_i - r_j)), Gaussian self terms, the
+        neutralising background and the slab correction's second derivatives.
+        """
+        v = self.variable
+        if (not self.cache_matrix or v.size > self.DENSE_MAX or not np.all(system.frozen[v])
+                or np.any(self.kind[v] == 1)):
+            return None
+        ew = self.ewald
+        ew._ensure_setup(system)
+        p = ew.params
+        pos_v = np.ascontiguousarray(system.positions[v])
+        key = (pos_v.tobytes(), system.cell.tobytes(), p.alpha, p.r_cut, p.k_cut, ew._sigma.tobytes(),
+               v.tobytes(), ew.switch, p.slab)
+        if self._dense_key == key:
+            return self._dense
+        sig = ew._sigma
+        # Reciprocal part: 2 sum_k w_k [cos k.r_i cos k.r_j + sin k.r_i sin k.r_j].
+        phase = pos_v @ ew._kvec.T
+        c, s_ = np.cos(phase), np.sin(phase)
+        w = ew._weight
+        a = 2.0 * ((c * w) @ c.T + (s_ * w) @ s_.T)
+        self_term = np.where(sig[v] > 0, 1.0 / (2.0 * math.sqrt(math.pi) * np.where(sig[v] > 0, sig[v], 1.0)), 0.0)
+        a[np.diag_indices_from(a)] += 2.0 * KE * (self_term - p.alpha / math.sqrt(math.pi))
+        a += -KE * math.pi / (p.volume * p.alpha**2)
+        if p.slab:
+            z = pos_v[:, 2]
+            lz = p.cell[2, 2]
+            zz = z * z
+            a += (KE * 2.0 * math.pi / p.volume) * (2.0 * np.outer(z, z) - zz[:, None] - zz[None, :] - lz * lz / 6.0)
+        nl = ew._neighbors(system, neighbors)
+        first, neigh, shifts = nl.full
+        slot = np.full(system.n_atoms, -1, dtype=np.int64)
+        slot[v] = np.arange(v.size)
+        r_on, r_off = ew.switch if ew.switch else (0.0, 0.0)
+        ewald_kernels.dense_real_space(np.ascontiguousarray(system.positions), np.ascontiguousarray(system.cell),
+                                       np.ascontiguousarray(sig), first, neigh, shifts, slot, p.alpha, p.r_cut,
+                                       r_on, r_off, KE, a)
+        a[np.diag_indices_from(a)] += self._hardness[v]
+        self._dense, self._dense_key = 0.5 * (a + a.T), key
+        return self._dense
+
     def _apply(self, system, neighbors, d_variable):
         """(A_vv + J) d for d on the variable atoms."""
+        if self._dense is not None and self._dense_active:
+            return self._dense @ d_variable
         full = np.zeros(system.n_atoms)
         full[self.variable] = d_variable
         phi = self.ewald.potential(system, neighbors, charges=full)
@@ -249,7 +307,8 @@ class ChargeSolver:
             q = 2.0 * current - self.previous
         else:
             q = current
-        inv_m = 1.0 / self.diagonal(system, neighbors)
+        self._dense_active = self.dense_matrix(system, neighbors) is not None
+        inv_m = 1.0 / (np.diag(self._dense).copy() if self._dense_active else self.diagonal(system, neighbors))
         if np.any(inv_m <= 0):
             raise SimulationError("the charge solver's matrix has a non-positive diagonal: give every variable "
                                   "atom a Gaussian width sigma > 0 (and QEq atoms a hardness J >= 0)")

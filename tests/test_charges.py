@@ -100,6 +100,33 @@ def test_cg_equals_dense_solve_with_electrodes_qeq_and_ions():
     assert system.charges.sum() == pytest.approx(0.0, abs=1e-12)
 
 
+@pytest.mark.parametrize("switch", [None, (1.0, 5.0)])
+def test_cached_electrode_matrix_equals_the_ewald_products(switch):
+    """Frozen electrodes: the cached dense A_ee equals A built column by column from Ewald sums of
+    unit charges, and the cached solve equals the matrix-free one."""
+    system = capacitor(side=4, n_pairs=3)
+    solver = solver_for(system, dv=0.7)
+    solver.ewald.switch = switch
+    expected, a_columns = dense_solution(solver, system)
+    a = solver.dense_matrix(system)
+    assert a is not None and a.shape == a_columns.shape
+    np.testing.assert_allclose(a, a_columns, rtol=0, atol=1e-11 * np.abs(a_columns).max())
+    info = solver.solve(system)
+    assert solver._dense_active
+    cached = system.charges.copy()
+    assert np.abs(cached[solver.variable] - expected).max() < 1e-9
+    plain = solver_for(system, dv=0.7, cache_matrix=False)
+    plain.ewald.switch = switch
+    system.charges[solver.variable] = 0.0
+    info_plain = plain.solve(system)
+    assert not plain._dense_active
+    assert np.abs(system.charges - cached).max() < 1e-9
+    assert info.iterations == pytest.approx(info_plain.iterations, abs=2)
+    # Mobile variable atoms (not frozen) or QEq atoms: no cache.
+    system.frozen[:] = False
+    assert solver.dense_matrix(system) is None
+
+
 def test_cg_equals_dense_solve_bulk_qeq_with_net_charge():
     rng = np.random.default_rng(3)
     cell = np.array([[9.0, 0, 0], [1.0, 8.5, 0], [0.5, -0.7, 9.5]])

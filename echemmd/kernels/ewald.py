@@ -270,3 +270,38 @@ def reciprocal_potential_forces(frac, charges, kidx, kvec, weight, sk, hmax, kma
                 forces[j, 1] = q2 * f1
                 forces[j, 2] = q2 * f2
     return phi, forces
+
+
+@njit(cache=True)
+def dense_real_space(positions, cell, sigma, first, neighbors, shifts, slot, alpha, r_cut, r_on, r_off, ke, out):
+    """Add the real-space part of the charge Hessian among the atoms with ``slot >= 0`` to ``out``.
+
+    out[slot[i], slot[j]] += ke f(r_ij) for every list entry (i, j, image) with r < r_cut, f the
+    pair kernel of :func:`make_real_space_pair` (own images of an atom land on the diagonal).
+    Serial: the matrix is built once per electrode geometry.
+
+    Parameters
+    ----------
+    positions, cell, sigma, first, neighbors, shifts, alpha, r_cut, r_on, r_off, ke :
+        As for :func:`real_space`.
+    slot : int64 (N,)
+        Row of each atom in ``out``, -1 for atoms left out.
+    out : float64 (M, M)
+        eV/e^2, updated in place.
+    """
+    for i in range(positions.shape[0]):
+        si = slot[i]
+        if si < 0:
+            continue
+        for p in range(first[i], first[i + 1]):
+            j = neighbors[p]
+            sj = slot[j]
+            if sj < 0:
+                continue
+            d0, d1, d2 = _pair_vector(positions, cell, i, j, shifts[p])
+            r = math.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
+            if r >= r_cut:
+                continue
+            gamma = math.sqrt(2.0 * (sigma[i] * sigma[i] + sigma[j] * sigma[j]))
+            f, _ = _real_space_pair(r, alpha, gamma, r_on, r_off)
+            out[si, sj] += ke * f
