@@ -207,6 +207,10 @@ def long_range_forcefield(model, system, accuracy=1e-6, total_charge=None, toler
     solver = None
     if model.charge_model == "fixed":
         system.charges[:] = [model.charges[s] for s in system.symbols]
+    else:
+        # Ewald sizes alpha and r_cut from the charges present: start QEq from zero charges so that
+        # the parameters (and so the energy, to the last digit) do not depend on a previous guess.
+        system.charges[:] = 0.0
     ewald = Ewald(accuracy=accuracy, sigma=sigma if np.any(sigma > 0) else None, switch=model.switch)
     ewald.setup(system)
     if model.charge_model == "qeq":

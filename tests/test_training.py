@@ -85,17 +85,23 @@ def test_loss_gradient_equals_finite_differences(small_functions, weights):
     assert grad @ d == pytest.approx(fd_d, rel=1e-6)
 
 
-def test_model_forces_and_virial_in_training_equal_the_run_model(small_functions):
+@pytest.mark.parametrize("charge_model", ["fixed", "qeq"])
+def test_model_forces_and_virial_in_training_equal_the_run_model(small_functions, charge_model):
     """The trainer's predicted energy, forces and stress (networks + subtracted long-range part) are
-    those of the saved model evaluated by the ASE calculator, i.e. by a run."""
+    those of the saved model evaluated by the ASE calculator, i.e. by a run (fixed and QEq charges)."""
     atoms = structures(2, seed=9)
     teacher = teacher_model(small_functions, (5, 4), atoms, seed=4, charge_model="fixed")
+    if charge_model == "qeq":
+        teacher = HybridModel(teacher.short_range, charge_model="qeq", sigma=teacher.sigma, switch=teacher.switch,
+                              qeq={"Na": {"chi": 3.0, "J": 12.0}, "Cl": {"chi": 8.0, "J": 14.0}})
     frames = label(teacher, atoms)
+    if charge_model == "qeq":
+        assert frames[0].charges[frames[0].symbols.index("Cl")] < -0.05  # charges were solved
     t = Trainer(small_functions, hidden=(6,), activation="softplus", seed=3)
     prepared = t.prepare(frames, long_range_model=teacher, accuracy=1e-8)
     theta = t.initialize(prepared)
-    model = HybridModel(t.short_range_model(theta), charge_model="fixed", charges=teacher.charges,
-                        sigma=teacher.sigma, switch=teacher.switch)
+    model = HybridModel(t.short_range_model(theta), charge_model=charge_model, charges=teacher.charges,
+                        qeq=teacher.qeq, sigma=teacher.sigma, switch=teacher.switch)
     calc = EchemmdCalculator(model, accuracy=1e-8)
     for f, (dE, dF, dW, E, F, W) in zip(prepared, t._residuals(theta, prepared)):
         e_lr, f_lr, w_lr = f.long_range

@@ -266,6 +266,8 @@ def run(quick=False, threads=2) -> dict:
            "echemmd_n_functions": sf.n_functions}
     assert out["n_features"] == sf.n_functions
 
+    # Other work on the machine slows Numba's parallel loops far more than serial code: recorded.
+    out["load_average_start"] = os.getloadavg()
     out["compile_s"] = cold_compile_seconds()
     out["first_call_s"] = first_call_seconds()
 
@@ -347,13 +349,15 @@ def run(quick=False, threads=2) -> dict:
     full["ratio_echemmd_forces_over_dscribe_nonzero_pairs_estimate"] = (
         full["echemmd_list_values_forces"]["best_s"] / full["dscribe_estimated_nonzero_pairs_s"])
     out["derivatives_full_box"] = full
+    out["load_average_end"] = os.getloadavg()
     return out
 
 
 def report(r):
     v, d, f = r["values"], r["derivatives_small_box"], r["derivatives_full_box"]
     T = r["threads"]
-    print(f"ACSF, {r['n_features']} functions per atom, r_c {r['r_c_A']} Å cos, {T} threads")
+    print(f"ACSF, {r['n_features']} functions per atom, r_c {r['r_c_A']} Å cos, {T} threads (load average "
+          f"{r['load_average_start'][0]:.2f} at start, {r['load_average_end'][0]:.2f} at end)")
     print(f"echemmd compile (empty cache) {r['compile_s']:.2f} s, first call in process {r['first_call_s']:.2f} s")
     print(f"1. values, {v['n_atoms']} atoms ({v['neighbors_per_atom']:.1f} neighbours within r_c):")
     print(f"   echemmd list+values {v['echemmd_list_values']['best_s'] * 1e3:9.2f} ms  (values only "
