@@ -276,6 +276,7 @@ def echemmd_profile(sim, steps_timed, builds_timed, step_s):
 
     prof["integrator_arrays_s"] = part_time(integrator_arrays, 20)
     prof["simulation_checks_s"] = part_time(lambda: sim._check(force=False), rep)
+    prof["of_which_closest_pair_s"] = part_time(lambda: nl.closest_pair(x, cell), rep)
     assert sim._stop_reason is None
     # What a step should cost from its parts, list builds amortised over the timed steps.
     build_per_step = prof["list_build_s"] * builds_timed / steps_timed
@@ -305,6 +306,7 @@ def run(quick=False, threads=2) -> dict:
     n = side**3
     steps = 50 if quick else 200
     assert numba.get_num_threads() == threads, "call set_threads(threads) first"
+    load_before = os.getloadavg()
 
     # --- the liquid (its first force call also compiles echemmd's kernels or loads them from the cache)
     t0 = time.perf_counter()
@@ -435,6 +437,8 @@ def run(quick=False, threads=2) -> dict:
         "n_atoms": n,
         "threads": threads,
         "numba_threading_layer": _threading_layer(),
+        # 1-min load average of the machine before and after: above ~threads, something else ran
+        "loadavg_1min": {"before": load_before[0], "after": os.getloadavg()[0]},
         "parameters": {"epsilon_eV": EPSILON, "sigma_A": SIGMA, "cutoff_A": CUTOFF, "skin_A": SKIN,
                        "density_per_A3": ARGON_DENSITY, "mass_amu": MASS_AR, "dt_fs": DT_FS,
                        "temperature_K": TEMPERATURE, "box_A": float(system.cell[0, 0]), "shift": True},

@@ -246,9 +246,13 @@ def sum_virials(virial_i):
     return virial
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def closest_pair(positions, cell, first, neighbors, shifts):
     """Shortest pair distance in a neighbour list.
+
+    Each pair appears twice in a full list: only the entry with i <= j is measured. Atoms are
+    shared among threads, each writing its own minimum; the serial pass over atoms that picks
+    the overall one makes the answer independent of the thread count.
 
     Returns
     -------
@@ -257,17 +261,29 @@ def closest_pair(positions, cell, first, neighbors, shifts):
     i, j : int
         The pair (-1, -1 if the list is empty).
     """
+    n = first.shape[0] - 1
+    best_r2 = np.full(n, np.inf)
+    best_j = np.full(n, -1, dtype=np.int64)
+    for i in prange(n):
+        b = np.inf
+        bj = -1
+        for p in range(first[i], first[i + 1]):
+            j = neighbors[p]
+            if j < i:
+                continue
+            d0, d1, d2 = _pair_vector(positions, cell, i, j, shifts[p])
+            r2 = d0 * d0 + d1 * d1 + d2 * d2
+            if r2 < b:
+                b = r2
+                bj = j
+        best_r2[i] = b
+        best_j[i] = bj
     best = np.inf
     bi = -1
     bj = -1
-    n = first.shape[0] - 1
     for i in range(n):
-        for p in range(first[i], first[i + 1]):
-            j = neighbors[p]
-            d0, d1, d2 = _pair_vector(positions, cell, i, j, shifts[p])
-            r2 = d0 * d0 + d1 * d1 + d2 * d2
-            if r2 < best:
-                best = r2
-                bi = i
-                bj = j
+        if best_r2[i] < best:
+            best = best_r2[i]
+            bi = i
+            bj = best_j[i]
     return np.sqrt(best), bi, bj
