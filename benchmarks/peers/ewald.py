@@ -356,20 +356,41 @@ def run(quick=False, threads=2) -> dict:
                         "g_ewald": chk.get("g_ewald"), "n_kvectors": chk.get("n_kvectors"),
                         "force_difference": force_error(f_chk, f_ref),
                         "energy_difference_eV": chk["energy_eV"] - e_ref}
-                te = ech["times"]
                 row = {"load_average_start_end": [list(load_start), list(os.getloadavg())],
                        "n_atoms": n, "box_side_A": float(cell[0, 0]), "cell_height_A": float(cell[2, 2]),
                        "reference": ref_info, "echemmd": ech, "lammps_ewald": lam, "lammps_pppm": pme,
-                       "ratios": {
-                           "echemmd_compute_over_lammps_ewald_step": te["compute"]["best"] / lam["times"]["per_step"]["best"],
-                           "echemmd_setup_list_compute_over_lammps_ewald_run0": te["setup_list_compute"]["best"] / lam["times"]["setup_run0"]["best"],
-                           "echemmd_compute_over_lammps_pppm_step": te["compute"]["best"] / pme["times"]["per_step"]["best"],
-                           "echemmd_setup_list_compute_over_lammps_pppm_run0": te["setup_list_compute"]["best"] / pme["times"]["setup_run0"]["best"],
-                       }}
+                       "ratios": ratios(ech, lam, pme), "unit_costs_ns": unit_costs(n, ech, lam)}
                 rows.append(row)
                 _print_row(geometry, row)
             result[geometry] = rows
     return result
+
+
+def ratios(ech, lam, pme):
+    """echemmd time over LAMMPS time (best of repeats); < 1: echemmd faster."""
+    te, tl, tp = ech["times"], lam["times"], pme["times"]
+    return {"echemmd_compute_over_lammps_ewald_step": te["compute"]["best"] / tl["per_step"]["best"],
+            "echemmd_setup_list_compute_over_lammps_ewald_run0":
+                te["setup_list_compute"]["best"] / tl["setup_run0"]["best"],
+            "echemmd_compute_over_lammps_pppm_step": te["compute"]["best"] / tp["per_step"]["best"],
+            "echemmd_setup_list_compute_over_lammps_pppm_run0":
+                te["setup_list_compute"]["best"] / tp["setup_run0"]["best"]}
+
+
+def unit_costs(n, ech, lam):
+    """Cost per pair within r_cut (real space) and per (atom, k-vector) (reciprocal), ns, both engines.
+
+    echemmd: its kernel timings; LAMMPS: its Pair and Kspace timers per step.
+    """
+    pairs = max(ech["pairs_within_r_cut"], 1)
+    br = lam.get("breakdown_per_step_s", {})
+    out = {"echemmd_real_per_pair": ech["profile"]["real_space"] / pairs * 1e9,
+           "echemmd_reciprocal_per_atom_kvector": ech["profile"]["reciprocal_total"] / (n * ech["n_kvectors"]) * 1e9}
+    if "pair" in br:
+        out["lammps_pair_per_pair"] = br["pair"] / pairs * 1e9
+    if "kspace" in br and lam.get("n_kvectors"):
+        out["lammps_kspace_per_atom_kvector"] = br["kspace"] / (n * lam["n_kvectors"]) * 1e9
+    return out
 
 
 def _print_row(geometry, row):
@@ -377,16 +398,18 @@ def _print_row(geometry, row):
     print(f"{geometry} N={row['n_atoms']}: r_cut={e['r_cut']:.3f} Å, alpha echemmd {e['alpha']:.5f} / LAMMPS "
           f"{l.get('g_ewald')} / pppm {p.get('g_ewald')}; k-vectors {e['n_kvectors']} / {l.get('n_kvectors')}; "
           f"pppm grid {p.get('pppm_grid')}", flush=True)
-    print(f"   force err vs ref (rel): echemmd {e['force_error_vs_reference']['relative_rms']:.2e}, "
-          f"ewald {l['force_error_vs_reference']['relative_rms']:.2e}, pppm {p['force_error_vs_reference']['relative_rms']:.2e};"
+    err = [x["force_error_vs_reference"]["relative_rms"] for x in (e, l, p)]
+    print(f"   force err vs ref (rel): echemmd {err[0]:.2e}, ewald {err[1]:.2e}, pppm {err[2]:.2e};"
           f" dE (eV): {e['energy_minus_reference_eV']:.2e}, {l['energy_minus_reference_eV']:.2e}, "
           f"{p['energy_minus_reference_eV']:.2e}", flush=True)
-    te = e["times"]
+    te, tl, tp = e["times"], l["times"], p["times"]
     print(f"   echemmd compute {te['compute']['best'] * 1e3:.1f} ms (real {e['profile']['real_space'] * 1e3:.1f}, "
-          f"recip {e['profile']['reciprocal_total'] * 1e3:.1f}), setup+list+compute {te['setup_list_compute']['best'] * 1e3:.1f} ms", flush=True)
-    print(f"   LAMMPS ewald step {l['times']['per_step']['best'] * 1e3:.1f} ms {l.get('breakdown_per_step_s')}, "
-          f"run0 {l['times']['setup_run0']['best'] * 1e3:.1f} ms; pppm step {p['times']['per_step']['best'] * 1e3:.1f} ms,"
-          f" run0 {p['times']['setup_run0']['best'] * 1e3:.1f} ms", flush=True)
+          f"recip {e['profile']['reciprocal_total'] * 1e3:.1f}), "
+          f"setup+list+compute {te['setup_list_compute']['best'] * 1e3:.1f} ms", flush=True)
+    print(f"   LAMMPS ewald step {tl['per_step']['best'] * 1e3:.1f} ms {l.get('breakdown_per_step_s')}, "
+          f"run0 {tl['setup_run0']['best'] * 1e3:.1f} ms; pppm step {tp['per_step']['best'] * 1e3:.1f} ms, "
+          f"run0 {tp['setup_run0']['best'] * 1e3:.1f} ms", flush=True)
+    print("   unit costs (ns) " + ", ".join(f"{k}={v:.2f}" for k, v in row["unit_costs_ns"].items()), flush=True)
     print("   ratios " + ", ".join(f"{k}={v:.2f}" for k, v in r.items()), flush=True)
 
 

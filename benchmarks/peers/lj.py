@@ -39,7 +39,7 @@ How
    energy (eV), its relative difference and the largest minimum-image position difference (Å).
    The engines' unit constants differ slightly (echemmd CODATA 2018, LAMMPS ``metal``
    1.0364269e-4 eV/(amu Å^2/ps^2)), about 6e-8 relative in the accelerations and kinetic energies.
-3. Timing: M steps (200; ``--quick``: 50) in each engine, best of ``REPEAT`` runs: echemmd
+3. Timing: M steps (200; ``--quick``: 50) in each engine, best of 3 runs (``--quick``: 5): echemmd
    ``Simulation.run(M)``, echemmd integrator loop, LAMMPS ``run M pre no post no``. Reported as
    s/step, atom-steps/s and the ratio echemmd/LAMMPS in time per step (issue target: <= 1.5).
 4. Profile: echemmd's parts timed alone on the final state (list build, skin check, pair kernel,
@@ -85,7 +85,7 @@ DT_FS = 2.0
 TEMPERATURE = 94.0  # K
 CHECK_STEPS = 100
 EQUILIBRATION_STEPS = 600
-REPEAT = 2
+REPEAT = {True: 5, False: 3}  # timed runs per engine, by quick
 FS_PER_PS = 1000.0
 
 
@@ -255,7 +255,7 @@ def echemmd_profile(sim, steps_timed, builds_timed, step_s):
     nl = ff.neighbors
     lj = ff.terms[0]
     x, cell, pbc = system.positions, system.cell, system.pbc
-    rep = 5
+    rep = 10
     prof = {}
     prof["skin_check_s"] = part_time(lambda: nl.needs_rebuild(x, cell, pbc), 20)
     prof["list_build_s"] = part_time(lambda: nl.build(x, cell, pbc), rep)
@@ -305,6 +305,7 @@ def run(quick=False, threads=2) -> dict:
     side = 16 if quick else 31
     n = side**3
     steps = 50 if quick else 200
+    repeat = REPEAT[bool(quick)]
     assert numba.get_num_threads() == threads, "call set_threads(threads) first"
     load_before = os.getloadavg()
 
@@ -374,8 +375,8 @@ def run(quick=False, threads=2) -> dict:
 
     # --- timing
     builds0 = sim.forcefield.neighbors.n_builds
-    t_sim, t_sim_all = best_of(lambda: sim.run(steps), REPEAT)
-    builds_sim = (sim.forcefield.neighbors.n_builds - builds0) / REPEAT
+    t_sim, t_sim_all = best_of(lambda: sim.run(steps), repeat)
+    builds_sim = (sim.forcefield.neighbors.n_builds - builds0) / repeat
     integ, ff = sim.integrator, sim.forcefield
 
     def integrator_loop():
@@ -383,13 +384,13 @@ def run(quick=False, threads=2) -> dict:
             integ.step(system, ff.compute)
 
     builds0 = ff.neighbors.n_builds
-    t_loop, t_loop_all = best_of(integrator_loop, REPEAT)
-    builds_loop = (ff.neighbors.n_builds - builds0) / REPEAT
+    t_loop, t_loop_all = best_of(integrator_loop, repeat)
+    builds_loop = (ff.neighbors.n_builds - builds0) / repeat
     # integrator_loop bypassed the Simulation: resync its result for the checks of the profile
     sim.result = ff.compute(system)
     builds0 = lammps_build_count(lmp)
-    t_lmp, t_lmp_all = best_of(lambda: lmp.command(f"run {steps} pre no post no"), REPEAT)
-    builds_lmp = (lammps_build_count(lmp) - builds0) / REPEAT
+    t_lmp, t_lmp_all = best_of(lambda: lmp.command(f"run {steps} pre no post no"), repeat)
+    builds_lmp = (lammps_build_count(lmp) - builds0) / repeat
 
     # --- profiles
     prof_e = echemmd_profile(sim, steps, builds_sim, t_sim / steps)
@@ -417,7 +418,7 @@ def run(quick=False, threads=2) -> dict:
 
     timing = {
         "steps": steps,
-        "repeat": REPEAT,
+        "repeat": repeat,
         "echemmd_simulation_run": {**rate(t_sim), "all_s": t_sim_all, "neighbor_builds_per_run": builds_sim},
         "echemmd_integrator_loop": {**rate(t_loop), "all_s": t_loop_all, "neighbor_builds_per_run": builds_loop},
         "lammps": {**rate(t_lmp), "all_s": t_lmp_all, "neighbor_builds_per_run": builds_lmp},

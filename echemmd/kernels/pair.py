@@ -146,3 +146,97 @@ def pair_forces_full(style, positions, cell, types, params, first, neighbors, sh
     for i in range(n):
         energy += energy_i[i]
     return energy, forces, sum_virials(virial_i)
+
+
+#: Fixed number of atom blocks of :func:`pair_forces_newton`, each with its own force buffer. Fixed
+#: (not the thread count) so that the sums, and so the trajectory, do not depend on the threads.
+N_BLOCKS = 4
+
+
+@njit(inline="always")
+def _counts_pair(i, j, s):
+    """Whether list entry (i, j, image s) is the one of its pair that is computed (i < j, or the
+    image with the lexicographically positive shift for an atom's own images)."""
+    if j != i:
+        return j > i
+    if s[0] != 0:
+        return s[0] > 0
+    if s[1] != 0:
+        return s[1] > 0
+    return s[2] > 0
+
+
+@njit(cache=True, parallel=True)
+def pair_forces_newton(style, positions, cell, types, params, first, neighbors, shifts):
+    """Energy, forces and virial of a pair potential, each pair computed once (Newton's third law).
+
+    The full list holds every pair twice; only one entry of each pair is evaluated
+    (:func:`_counts_pair`) and its force is added to both atoms, which halves the arithmetic of
+    :func:`pair_forces_full`. Atoms are split into ``N_BLOCKS`` fixed blocks, each writing into a
+    force buffer of its own (no races); the buffers are then added in block order, so the result
+    does not depend on the thread count.
+
+    Parameters and returns as :func:`pair_forces_full`.
+    """
+    n = positions.shape[0]
+    n_blocks = min(N_BLOCKS, max(n, 1))
+    size = (n + n_blocks - 1) // n_blocks
+    buf = np.zeros((n_blocks, n, 3))
+    energy_b = np.zeros(n_blocks)
+    virial_b = np.zeros((n_blocks, 6))
+    for b in prange(n_blocks):
+        f = buf[b]
+        e_acc = 0.0
+        w00 = 0.0
+        w01 = 0.0
+        w02 = 0.0
+        w11 = 0.0
+        w12 = 0.0
+        w22 = 0.0
+        for i in range(b * size, min(n, (b + 1) * size)):
+            ti = types[i]
+            f0 = 0.0
+            f1 = 0.0
+            f2 = 0.0
+            for q in range(first[i], first[i + 1]):
+                j = neighbors[q]
+                if not _counts_pair(i, j, shifts[q]):
+                    continue
+                d0, d1, d2 = _pair_vector(positions, cell, i, j, shifts[q])
+                r2 = d0 * d0 + d1 * d1 + d2 * d2
+                e, g = _pair(style, r2, params[ti, types[j]])
+                if g == 0.0 and e == 0.0:
+                    continue
+                e_acc += e
+                f0 -= g * d0
+                f1 -= g * d1
+                f2 -= g * d2
+                f[j, 0] += g * d0
+                f[j, 1] += g * d1
+                f[j, 2] += g * d2
+                w00 += g * d0 * d0
+                w01 += g * d0 * d1
+                w02 += g * d0 * d2
+                w11 += g * d1 * d1
+                w12 += g * d1 * d2
+                w22 += g * d2 * d2
+            f[i, 0] += f0
+            f[i, 1] += f1
+            f[i, 2] += f2
+        energy_b[b] = e_acc
+        virial_b[b, 0] = w00
+        virial_b[b, 1] = w11
+        virial_b[b, 2] = w22
+        virial_b[b, 3] = w12
+        virial_b[b, 4] = w02
+        virial_b[b, 5] = w01
+    forces = np.zeros((n, 3))
+    for i in prange(n):
+        for b in range(n_blocks):
+            forces[i, 0] += buf[b, i, 0]
+            forces[i, 1] += buf[b, i, 1]
+            forces[i, 2] += buf[b, i, 2]
+    energy = 0.0
+    for b in range(n_blocks):
+        energy += energy_b[b]
+    return energy, forces, sum_virials(virial_b)
