@@ -210,3 +210,25 @@ def test_thread_count_independent():
     assert a.energy == b.energy
     np.testing.assert_array_equal(a.forces, b.forces)
     np.testing.assert_array_equal(a.virial, b.virial)
+
+
+@pytest.mark.parametrize("n,box,cutoff", [(40, 11.0, 6.0), (6, 5.0, 7.0)], ids=["plain", "own-images"])
+def test_each_pair_once_equals_the_full_list_sum(n, box, cutoff):
+    """The Newton kernel (each pair once, forces to both atoms) equals the full-list kernel (each
+    atom its own pairs), also when atoms see their own periodic images."""
+    from echemmd.kernels import pair as kernels
+    from echemmd.neighbors import NeighborList
+
+    rng = np.random.default_rng(3)
+    system = random_liquid(rng, n=n, box=box)
+    term = LennardJones(LJ, cutoff=cutoff)
+    nl = NeighborList(cutoff, 0.5)
+    nl.build(system.positions, system.cell, system.pbc)
+    term.compute(system, nl)
+    args = (kernels.LENNARD_JONES, system.positions, system.cell, term._lookup[system.numbers], term._params,
+            *nl.full)
+    e1, f1, w1 = kernels.pair_forces_full(*args)
+    e2, f2, w2 = kernels.pair_forces_newton(*args)
+    assert e2 == pytest.approx(e1, rel=1e-13)
+    np.testing.assert_allclose(f2, f1, rtol=0, atol=1e-13 * np.abs(f1).max())
+    np.testing.assert_allclose(w2, w1, rtol=0, atol=1e-13 * np.abs(w1).max())
