@@ -8,6 +8,8 @@ list was built from, so positions never need to be folded back into the cell.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from echemmd.errors import NeighborListError
@@ -184,6 +186,23 @@ class NeighborList:
         self._pbc = np.array(pbc, dtype=bool)
         self._half = None
         self.n_builds += 1
+
+    def distance_bound(self, positions, cell) -> float:
+        """A lower bound on the closest pair distance at ``positions``, Å, without a pass over the list.
+
+        No atom has moved more than d = max |x - x_ref| since the build, so no distance has shrunk by
+        more than 2 d: r_min >= min(closest pair at the build, r_list) - 2 d (pairs outside the list
+        were at least r_list apart). The closest pair of the build is found once per build. Returns 0
+        (no bound) for another cell or before a build.
+        """
+        if self._reference is None or positions.shape != self._reference.shape or not np.array_equal(cell, self._cell):
+            return 0.0
+        if getattr(self, "_closest_build", None) != self.n_builds:
+            r0 = kernels.closest_pair(self._reference, self._cell, self.first, self.neighbors, self.shifts)[0]
+            self._closest_at_build = min(float(r0), self.r_list)
+            self._closest_build = self.n_builds
+        d = math.sqrt(kernels.max_displacement_sq(np.ascontiguousarray(positions, dtype=np.float64), self._reference))
+        return self._closest_at_build - 2.0 * d
 
     def _check_cell(self, cell, pbc):
         if np.any(pbc) and abs(np.linalg.det(search_cell(cell, pbc))) < 1e-12:

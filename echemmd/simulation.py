@@ -198,7 +198,9 @@ class Simulation:
                                  f"at step {self.step} exceeds limits.max_force = {self.limits.max_force} eV/Å")
             return
         nl = self.forcefield.neighbors
-        if nl is not None and self.limits.min_distance > 0 and nl.neighbors is not None and len(nl.neighbors):
+        if (nl is not None and self.limits.min_distance > 0 and nl.neighbors is not None and len(nl.neighbors)
+                # The bound costs one displacement pass; the full search runs only when it cannot clear the step.
+                and nl.distance_bound(self.system.positions, self.system.cell) < self.limits.min_distance):
             rmin, i, j = nl.closest_pair(self.system.positions, self.system.cell)
             if rmin < self.limits.min_distance:
                 self._stop_reason = (f"atoms {i} ({self.system.symbols[i]}) and {j} ({self.system.symbols[j]}) are "

@@ -174,3 +174,26 @@ def test_molecule_without_cell():
     got = as_set(*build_neighbor_list(x, np.zeros((3, 3)), np.zeros(3, bool), 2.5))
     want = brute_force_pairs(x, np.eye(3), np.zeros(3, bool), 2.5, half=False)
     assert got == want
+
+
+def test_distance_bound_never_exceeds_the_closest_pair():
+    """The cheap per-step bound (closest pair at the build minus twice the largest displacement) is
+    a lower bound of the true closest distance, and tight right after a build."""
+    from ase.geometry import get_distances
+
+    from echemmd.neighbors import NeighborList
+
+    rng = np.random.default_rng(5)
+    cell = np.diag([9.0, 10.0, 11.0])
+    pos = rng.uniform(0, 1, (60, 3)) @ cell
+    nl = NeighborList(4.0, 1.0)
+    nl.build(pos, cell, np.array([True] * 3))
+    _, d = get_distances(pos, cell=cell, pbc=True)
+    np.fill_diagonal(d, np.inf)
+    assert nl.distance_bound(pos, cell) == pytest.approx(min(d.min(), nl.r_list), rel=1e-12)
+    for step in range(20):
+        moved = pos + rng.normal(0, 0.08, pos.shape)
+        _, d = get_distances(moved, cell=cell, pbc=True)
+        np.fill_diagonal(d, np.inf)
+        assert nl.distance_bound(moved, cell) <= d.min() + 1e-12
+    assert nl.distance_bound(pos, cell * 1.01) == 0.0
