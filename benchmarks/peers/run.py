@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import time
@@ -37,13 +38,16 @@ WORKLOADS = ("ewald", "electrode", "acsf", "lj")
 TARGETS = {"ewald": 1.0, "electrode": 1.0, "acsf": 0.5, "lj": 1.5}
 
 
+_RATIO = re.compile(r"(^|[._\[])ratios?($|[._\]])")
+
+
 def ratios(node, prefix=""):
-    """Every number whose key contains "ratio", with its dotted path."""
+    """Every number with "ratio" as a word in its dotted path (``ratios.x``, ``ratio_y``)."""
     out = {}
     if isinstance(node, dict):
         for k, v in node.items():
             path = f"{prefix}.{k}" if prefix else k
-            if isinstance(v, (int, float)) and "ratio" in k:
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and _RATIO.search(path):
                 out[path] = v
             elif isinstance(v, (dict, list)):
                 out.update(ratios(v, path))
@@ -74,6 +78,10 @@ def main():
             entry["result_file"] = str(path.relative_to(HERE.parents[1]))
         summary["workloads"][name] = entry
     out = RESULTS / f"peers_summary{'_quick' if args.quick else ''}.json"
+    if out.exists():  # a partial run (--only) updates its workloads and keeps the others
+        old = json.loads(out.read_text())
+        if old.get("threads") == args.threads:
+            summary["workloads"] = {**old.get("workloads", {}), **summary["workloads"]}
     out.write_text(json.dumps(summary, indent=2) + "\n")
     print(f"wrote {out}")
     return 0 if all(e["returncode"] == 0 for e in summary["workloads"].values()) else 1
