@@ -673,3 +673,33 @@ def test_input_errors():
     ew.setup(gauss)
     with pytest.raises(InputError, match=r"neighbour list cutoff"):
         ew.compute(gauss, NeighborList(5.0))
+
+
+@pytest.mark.parametrize("n,box,sigma,switch", [(6, 6.0, 0.0, None), (80, 14.0, 0.8, (1.0, 4.0))],
+                         ids=["own-images-point", "gaussian-switched"])
+def test_real_space_each_pair_once_equals_the_full_list_sum(n, box, sigma, switch):
+    """The Newton real-space kernel (each pair once) equals the full-list kernel: potentials,
+    forces and virial, with and without forces, also when atoms see their own images."""
+    from ase import Atoms
+
+    from echemmd.kernels import ewald as kernels
+    from echemmd.neighbors import NeighborList
+    from echemmd.system import System
+
+    rng = np.random.default_rng(4)
+    cell = np.diag([box, box * 1.05, box * 0.95]) + rng.normal(0, 0.3, (3, 3))
+    atoms = Atoms(["Na"] * n, positions=rng.uniform(0, 1, (n, 3)) @ cell, cell=cell, pbc=True)
+    atoms.set_initial_charges(rng.normal(0, 1, n))
+    system = System.from_atoms(atoms)
+    ew = Ewald(accuracy=1e-6, sigma=np.full(n, sigma) if sigma else None, switch=switch)
+    ew.setup(system)
+    p = ew.params
+    nl = NeighborList(p.r_cut, 0.0)
+    nl.build(system.positions, system.cell, system.pbc)
+    r_on, r_off = switch or (0.0, 0.0)
+    for want in (True, False):
+        args = (system.positions, system.cell, system.charges, ew._sigma, *nl.full, p.alpha, p.r_cut, r_on, r_off,
+                14.4, want)
+        full, once = kernels.real_space(*args), kernels.real_space_newton(*args)
+        for a, b in zip(full, once):
+            np.testing.assert_allclose(b, a, rtol=0, atol=1e-13 * max(np.abs(a).max(), 1e-300))

@@ -20,7 +20,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from echemmd.kernels.neighbors import _pair_vector, sum_virials
+from echemmd.kernels.neighbors import _counts_pair, _pair_vector, sum_virials
 
 LENNARD_JONES = 0
 BORN_MAYER_HUGGINS = 1
@@ -153,17 +153,6 @@ def pair_forces_full(style, positions, cell, types, params, first, neighbors, sh
 N_BLOCKS = 4
 
 
-@njit(inline="always")
-def _counts_pair(i, j, s):
-    """Whether list entry (i, j, image s) is the one of its pair that is computed (i < j, or the
-    image with the lexicographically positive shift for an atom's own images)."""
-    if j != i:
-        return j > i
-    if s[0] != 0:
-        return s[0] > 0
-    if s[1] != 0:
-        return s[1] > 0
-    return s[2] > 0
 
 
 @njit(cache=True, parallel=True)
