@@ -1,4 +1,4 @@
-"""Command line: ``echemmd run``, ``eval``, ``train``, ``validate``, ``analyze``, ``--version``.
+"""Command line: ``echemmd run``, ``eval``, ``train``, ``label``, ``validate``, ``analyze``, ``--version``.
 
 Exit codes: 0 success, 2 bad input (deck, structure, checkpoint, model), 3 a run that
 stopped (blow-up), 130 interrupted (Ctrl-C / SIGTERM; a checkpoint is written).
@@ -48,6 +48,11 @@ def _parser():
                    "(output.directory/checkpoint.h5, written after every epoch); raise training.epochs to train longer")
     t.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
                    help="override any deck key, e.g. --set training.epochs=50 (repeatable)")
+
+    from echemmd.training.label import add_arguments as add_label_arguments
+
+    add_label_arguments(sub.add_parser("label", help="select diverse structures (farthest-point sampling) and "
+                                       "label them with a reference calculator (tblite GFN1-xTB, EMT, a model)"))
 
     from echemmd.analysis.cli import add_arguments as add_analyze_arguments
 
@@ -156,6 +161,14 @@ def main(argv=None) -> int:
         return _validate(args)
     if args.command == "train":
         return _train(args)
+    if args.command == "label":
+        from echemmd.training.label import run as label
+
+        try:
+            return label(args)
+        except InputError as exc:
+            print(f"echemmd: error: {exc}", file=sys.stderr)
+            return EXIT_INPUT
     if args.command == "analyze":
         from echemmd.analysis.cli import run as analyze
 

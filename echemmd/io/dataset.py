@@ -192,7 +192,7 @@ def read_dataset(path, format: str | None = None, require_forces: bool = False) 
     return frames
 
 
-def write_dataset(path, frames, provenance: dict | None = None) -> Path:
+def write_dataset(path, frames, provenance: dict | None = None, append: bool = False) -> Path:
     """Write frames as extended XYZ with energy, forces, stress, charges and total_charge.
 
     Parameters
@@ -201,6 +201,8 @@ def write_dataset(path, frames, provenance: dict | None = None) -> Path:
     frames : iterable of Frame
     provenance : dict, optional
         Written into every frame's info line (method, version, settings, ...).
+    append : bool
+        Add to the end of an existing file (frames labelled one at a time survive a crash).
     """
     import ase.io
     from ase import Atoms
@@ -223,5 +225,5 @@ def write_dataset(path, frames, provenance: dict | None = None) -> Path:
         atoms.calc = SinglePointCalculator(atoms, **results)
         images.append(atoms)
     path = Path(path)
-    ase.io.write(str(path), images, format="extxyz")
+    ase.io.write(str(path), images, format="extxyz", append=append)
     return path
