@@ -315,8 +315,16 @@ def structure_factors(frac, charges, kidx, hmax, kmax, lmax):
             if qj == 0.0:
                 continue
             _phase_tables(frac[j], hmax, kmax, lmax, ex, ey, ez)
+            # k-vectors come grouped by (h, k) with l fastest: one product ex*ey per group.
+            ph = -1
+            pk = 0
+            exy = complex(0.0, 0.0)
             for m in range(nk):
-                partial[c, m] += qj * ex[kidx[m, 0]] * ey[kmax + kidx[m, 1]] * ez[lmax + kidx[m, 2]]
+                if kidx[m, 0] != ph or kidx[m, 1] != pk:
+                    ph = kidx[m, 0]
+                    pk = kidx[m, 1]
+                    exy = qj * ex[ph] * ey[kmax + pk]
+                partial[c, m] += exy * ez[lmax + kidx[m, 2]]
     s = np.zeros(nk, dtype=np.complex128)
     for c in range(N_CHUNKS):
         for m in range(nk):
@@ -353,8 +361,15 @@ def reciprocal_potential_forces(frac, charges, kidx, kvec, weight, sk, hmax, kma
             f0 = 0.0
             f1 = 0.0
             f2 = 0.0
+            ph = -1
+            pk = 0
+            exy = complex(0.0, 0.0)
             for m in range(nk):
-                e = ex[kidx[m, 0]] * ey[kmax + kidx[m, 1]] * ez[lmax + kidx[m, 2]]
+                if kidx[m, 0] != ph or kidx[m, 1] != pk:
+                    ph = kidx[m, 0]
+                    pk = kidx[m, 1]
+                    exy = ex[ph] * ey[kmax + pk]
+                e = exy * ez[lmax + kidx[m, 2]]
                 t = sk[m].conjugate() * e
                 p += weight[m] * t.real
                 if want_forces:
