@@ -284,7 +284,7 @@ class ChargeSolver:
             fixed_charges = np.zeros(system.n_atoms)
             fixed_charges[self.fixed] = system.charges[self.fixed]
             if np.any(fixed_charges != 0.0):
-                b -= self.ewald.potential(system, neighbors, charges=fixed_charges)[v]
+                b -= self.ewald.potential_at(system, v, neighbors, charges=fixed_charges)
         return b
 
     def solve(self, system, neighbors=None, initial=None) -> SolveInfo:

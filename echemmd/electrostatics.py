@@ -424,6 +424,36 @@ class Ewald:
         q = system.charges if charges is None else np.asarray(charges, dtype=np.float64)
         return self._evaluate(system, neighbors, q, False)[0]
 
+    def potential_at(self, system, indices, neighbors=None, charges=None) -> np.ndarray:
+        """phi_i = dE/dq_i at the atoms ``indices`` only, V (equal to ``potential(...)[indices]``).
+
+        The reciprocal potential, the costly part after the structure factors, is evaluated at
+        those atoms only: the charge solver needs the potential of the fixed charges at the
+        electrode atoms, a fraction of all atoms.
+        """
+        self._ensure_setup(system)
+        idx = np.asarray(indices, dtype=np.int64)
+        q = np.ascontiguousarray(system.charges if charges is None else charges, dtype=np.float64)
+        p = self.params
+        nl = self._neighbors(system, neighbors)
+        first, neigh, shifts = nl.full
+        r_on, r_off = self.switch if self.switch else (0.0, 0.0)
+        phi_r, _, _ = kernels.real_space_newton(system.positions, system.cell, q, self._sigma, first, neigh, shifts,
+                                                p.alpha, p.r_cut, r_on, r_off, KE, False)
+        frac = self._fractional(system)
+        hmax, kmax, lmax = p.kmax
+        sk = kernels.structure_factors(frac, q, self._kidx, hmax, kmax, lmax)
+        phi_k, _ = kernels.reciprocal_potential_forces(np.ascontiguousarray(frac[idx]), np.ascontiguousarray(q[idx]),
+                                                       self._kidx, self._kvec, self._weight, sk, hmax, kmax, lmax,
+                                                       False)
+        sig = self._sigma[idx]
+        inv_self = np.where(sig > 0, 1.0 / (2.0 * SQRT_PI * np.where(sig > 0, sig, 1.0)), 0.0) - p.alpha / SQRT_PI
+        phi = phi_r[idx] + phi_k + 2.0 * KE * q[idx] * inv_self
+        phi = phi + 2.0 * (-KE * math.pi / (2.0 * p.volume * p.alpha**2)) * float(q.sum())
+        if p.slab:
+            phi = phi + self._slab_correction(system, q)[1][idx]
+        return phi
+
     def matvec(self, system, v, neighbors=None) -> np.ndarray:
         """A v, with A the Hessian of E in the charges (eV/e^2): the potential of charges v."""
         return self.potential(system, neighbors, charges=v)

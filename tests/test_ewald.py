@@ -703,3 +703,20 @@ def test_real_space_each_pair_once_equals_the_full_list_sum(n, box, sigma, switc
         full, once = kernels.real_space(*args), kernels.real_space_newton(*args)
         for a, b in zip(full, once):
             np.testing.assert_allclose(b, a, rtol=0, atol=1e-13 * max(np.abs(a).max(), 1e-300))
+
+
+@pytest.mark.parametrize("slab", [False, True])
+def test_potential_at_a_subset_equals_the_full_potential(slab):
+    """Ewald.potential_at(indices) is the full potential at those atoms (bulk and slab, Gaussian)."""
+    rng = np.random.default_rng(6)
+    n = 40
+    cell = np.diag([12.0, 12.5, 30.0 if slab else 13.0])
+    pos = rng.uniform(0, 1, (n, 3)) @ np.diag([12.0, 12.5, 12.0])
+    atoms = Atoms(["Na"] * n, positions=pos, cell=cell, pbc=(True, True, not slab))
+    q = rng.normal(0, 1, n)
+    atoms.set_initial_charges(q - q.mean() + 0.3)
+    system = System.from_atoms(atoms)
+    ew = Ewald(accuracy=1e-8, sigma=np.full(n, 0.7))
+    ew.setup(system)
+    idx = np.array([3, 0, 17, 39, 22])
+    np.testing.assert_allclose(ew.potential_at(system, idx), ew.potential(system)[idx], rtol=0, atol=1e-12)
