@@ -353,8 +353,8 @@ class Ewald:
         first, neigh, shifts = nl.full
         r_on, r_off = self.switch if self.switch else (0.0, 0.0)
         q = np.ascontiguousarray(charges, dtype=np.float64)
-        phi_r, f_r, w_r = kernels.real_space_newton(system.positions, system.cell, q, self._sigma, first, neigh, shifts,
-                                                    p.alpha, p.r_cut, r_on, r_off, KE, want_forces)
+        phi_r, f_r, w_r = kernels.real_space(system.positions, system.cell, q, self._sigma, first, neigh, shifts,
+                                             p.alpha, p.r_cut, r_on, r_off, KE, want_forces)
         frac = self._fractional(system)
         hmax, kmax, lmax = p.kmax
         sk = kernels.structure_factors(frac, q, self._kidx, hmax, kmax, lmax)
@@ -438,8 +438,8 @@ class Ewald:
         nl = self._neighbors(system, neighbors)
         first, neigh, shifts = nl.full
         r_on, r_off = self.switch if self.switch else (0.0, 0.0)
-        phi_r, _, _ = kernels.real_space_newton(system.positions, system.cell, q, self._sigma, first, neigh, shifts,
-                                                p.alpha, p.r_cut, r_on, r_off, KE, False)
+        phi_r, _, _ = kernels.real_space(system.positions, system.cell, q, self._sigma, first, neigh, shifts,
+                                         p.alpha, p.r_cut, r_on, r_off, KE, False)
         frac = self._fractional(system)
         hmax, kmax, lmax = p.kmax
         sk = kernels.structure_factors(frac, q, self._kidx, hmax, kmax, lmax)

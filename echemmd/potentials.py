@@ -138,8 +138,8 @@ class PairPotential:
         types = self._lookup[system.numbers]
         style = kernels.LENNARD_JONES if self.style == "lj" else kernels.BORN_MAYER_HUGGINS
         first, neigh, shifts = neighbors.full
-        e, f, w = kernels.pair_forces_newton(style, system.positions, system.cell, types, self._params,
-                                             first, neigh, shifts)
+        e, f, w = kernels.pair_forces(style, system.positions, system.cell, types, self._params,
+                                      first, neigh, shifts)
         return Contribution(e, f, w, {self.name: e})
 
 

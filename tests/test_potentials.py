@@ -213,22 +213,31 @@ def test_thread_count_independent():
 
 
 @pytest.mark.parametrize("n,box,cutoff", [(40, 11.0, 6.0), (6, 5.0, 7.0)], ids=["plain", "own-images"])
-def test_each_pair_once_equals_the_full_list_sum(n, box, cutoff):
-    """The Newton kernel (each pair once, forces to both atoms) equals the full-list kernel (each
-    atom its own pairs), also when atoms see their own periodic images."""
+def test_each_pair_once_equals_a_brute_force_image_sum(n, box, cutoff):
+    """Energy, forces and virial of the each-pair-once kernel against a direct sum over periodic
+    images, also when atoms see their own images."""
     from echemmd.kernels import pair as kernels
-    from echemmd.neighbors import NeighborList
 
     rng = np.random.default_rng(3)
     system = random_liquid(rng, n=n, box=box)
-    term = LennardJones(LJ, cutoff=cutoff)
-    nl = NeighborList(cutoff, 0.5)
-    nl.build(system.positions, system.cell, system.pbc)
-    term.compute(system, nl)
-    args = (kernels.LENNARD_JONES, system.positions, system.cell, term._lookup[system.numbers], term._params,
-            *nl.full)
-    e1, f1, w1 = kernels.pair_forces_full(*args)
-    e2, f2, w2 = kernels.pair_forces_newton(*args)
-    assert e2 == pytest.approx(e1, rel=1e-13)
-    np.testing.assert_allclose(f2, f1, rtol=0, atol=1e-13 * np.abs(f1).max())
-    np.testing.assert_allclose(w2, w1, rtol=0, atol=1e-13 * np.abs(w1).max())
+    term = LennardJones(LJ, cutoff=cutoff, shift=False)
+    got = evaluate(system, term)
+    (a, b), = [(v["epsilon"], v["sigma"]) for v in LJ.values()][:1]
+    c12, c6 = 4 * a * b**12, 4 * a * b**6
+    x, cell = system.positions, system.cell
+    m = int(np.ceil(cutoff / min(np.diag(cell)))) + 1
+    images = np.array([(i, j, k) for i in range(-m, m + 1) for j in range(-m, m + 1) for k in range(-m, m + 1)]) @ cell
+    energy, forces, virial = 0.0, np.zeros((n, 3)), np.zeros((3, 3))
+    for i in range(n):
+        for j in range(n):
+            d = x[j] + images - x[i]
+            r2 = np.einsum("ij,ij->i", d, d)
+            keep = (r2 < cutoff**2) & (r2 > 1e-12)
+            for dv, rr in zip(d[keep], r2[keep]):
+                e, g = kernels.lennard_jones(rr, c12, c6)
+                energy += 0.5 * e
+                forces[i] -= g * dv
+                virial += 0.5 * g * np.outer(dv, dv)
+    assert got.energy == pytest.approx(energy, rel=1e-12)
+    np.testing.assert_allclose(got.forces, forces, rtol=0, atol=1e-12 * np.abs(forces).max())
+    np.testing.assert_allclose(got.virial, virial, rtol=0, atol=1e-12 * np.abs(virial).max())

@@ -262,7 +262,7 @@ def echemmd_profile(sim, steps_timed, builds_timed, step_s):
     first, neigh, shifts = nl.full
     types = lj._lookup[system.numbers]
     prof["pair_kernel_s"] = part_time(
-        lambda: pair_kernels.pair_forces_full(pair_kernels.LENNARD_JONES, x, cell, types, lj._params,
+        lambda: pair_kernels.pair_forces(pair_kernels.LENNARD_JONES, x, cell, types, lj._params,
                                               first, neigh, shifts), rep)
     prof["lj_term_s"] = part_time(lambda: lj.compute(system, nl), rep)
     prof["forcefield_no_rebuild_s"] = part_time(lambda: ff.compute(system), rep)

@@ -70,10 +70,18 @@ _real_space_pair = njit(inline="always")(make_real_space_pair(_switch))
 real_space_pair = make_real_space_pair(switch)
 
 
+#: Fixed number of atom blocks of :func:`real_space` (see ``kernels.pair.N_BLOCKS``).
+N_BLOCKS = 4
+
+
 @njit(cache=True, parallel=True)
 def real_space(positions, cell, charges, sigma, first, neighbors, shifts, alpha, r_cut, r_on, r_off, ke,
                want_forces):
-    """Real-space sum over a full neighbour list.
+    """Real-space sum over a full neighbour list, each pair once.
+
+    Only one list entry of each pair is evaluated (``_counts_pair``); its potential and force go
+    to both atoms. Atoms are split into ``N_BLOCKS`` fixed blocks writing into buffers of their
+    own, added in block order: no races, and results independent of the thread count.
 
     Parameters
     ----------
@@ -106,78 +114,6 @@ def real_space(positions, cell, charges, sigma, first, neighbors, shifts, alpha,
         eV/Å (zeros unless ``want_forces``).
     virial : float64 (3, 3)
         eV.
-    """
-    n = positions.shape[0]
-    rc2 = r_cut * r_cut
-    phi = np.zeros(n)
-    forces = np.zeros((n, 3))
-    virial_i = np.zeros((n, 6))
-    for i in prange(n):
-        qi = charges[i]
-        si2 = sigma[i] * sigma[i]
-        p = 0.0
-        f0 = 0.0
-        f1 = 0.0
-        f2 = 0.0
-        w00 = 0.0
-        w11 = 0.0
-        w22 = 0.0
-        w12 = 0.0
-        w02 = 0.0
-        w01 = 0.0
-        for q in range(first[i], first[i + 1]):
-            j = neighbors[q]
-            qj = charges[j]
-            if qj == 0.0 and not want_forces:
-                continue
-            d0, d1, d2 = _pair_vector(positions, cell, i, j, shifts[q])
-            r2 = d0 * d0 + d1 * d1 + d2 * d2
-            if r2 >= rc2:
-                continue
-            r = math.sqrt(r2)
-            gamma = math.sqrt(2.0 * (si2 + sigma[j] * sigma[j]))
-            f, df = _real_space_pair(r, alpha, gamma, r_on, r_off)
-            p += qj * f
-            if want_forces:
-                g = -qi * qj * df / r
-                f0 -= g * d0
-                f1 -= g * d1
-                f2 -= g * d2
-                hg = 0.5 * g
-                w00 += hg * d0 * d0
-                w11 += hg * d1 * d1
-                w22 += hg * d2 * d2
-                w12 += hg * d1 * d2
-                w02 += hg * d0 * d2
-                w01 += hg * d0 * d1
-        phi[i] = ke * p
-        if want_forces:
-            forces[i, 0] = ke * f0
-            forces[i, 1] = ke * f1
-            forces[i, 2] = ke * f2
-            virial_i[i, 0] = w00
-            virial_i[i, 1] = w11
-            virial_i[i, 2] = w22
-            virial_i[i, 3] = w12
-            virial_i[i, 4] = w02
-            virial_i[i, 5] = w01
-    virial = sum_virials(virial_i) * ke
-    return phi, forces, virial
-
-
-#: Fixed number of atom blocks of :func:`real_space_newton` (see ``kernels.pair.N_BLOCKS``).
-N_BLOCKS = 4
-
-
-@njit(cache=True, parallel=True)
-def real_space_newton(positions, cell, charges, sigma, first, neighbors, shifts, alpha, r_cut, r_on, r_off, ke,
-                      want_forces):
-    """:func:`real_space` with each pair evaluated once (its potential and force go to both atoms).
-
-    Only one list entry of each pair is evaluated (``_counts_pair``), halving the erf/exp work of
-    the full-list sum. Atoms are split into ``N_BLOCKS`` fixed blocks writing into buffers of their
-    own, added in block order: no races, and results independent of the thread count. Same
-    parameters and returns as :func:`real_space`.
     """
     n = positions.shape[0]
     rc2 = r_cut * r_cut

@@ -66,12 +66,22 @@ def _pair(style, r2, p):
     return e - p[6], g
 
 
-@njit(cache=True, parallel=True)
-def pair_forces_full(style, positions, cell, types, params, first, neighbors, shifts):
-    """Energy, forces and virial of a pair potential over a full neighbour list.
+#: Fixed number of atom blocks of :func:`pair_forces`, each with its own force buffer. Fixed
+#: (not the thread count) so that the sums, and so the trajectory, do not depend on the threads.
+N_BLOCKS = 4
 
-    Each atom accumulates only its own force, so the parallel loop has no
-    write races and the result does not depend on the thread count.
+
+
+
+@njit(cache=True, parallel=True)
+def pair_forces(style, positions, cell, types, params, first, neighbors, shifts):
+    """Energy, forces and virial of a pair potential over a full neighbour list, each pair once.
+
+    The full list holds every pair twice; only one entry of each pair is evaluated
+    (``_counts_pair``) and its force is added to both atoms (Newton's third law), which halves
+    the arithmetic. Atoms are split into ``N_BLOCKS`` fixed blocks, each writing into a force
+    buffer of its own (no races); the buffers are added in block order, so the result does not
+    depend on the thread count.
 
     Parameters
     ----------
@@ -96,76 +106,6 @@ def pair_forces_full(style, positions, cell, types, params, first, neighbors, sh
         eV/Å.
     virial : float64 (3, 3)
         eV.
-    """
-    n = positions.shape[0]
-    forces = np.zeros((n, 3))
-    energy_i = np.zeros(n)
-    virial_i = np.zeros((n, 6))
-    for i in prange(n):
-        ti = types[i]
-        e_acc = 0.0
-        f0 = 0.0
-        f1 = 0.0
-        f2 = 0.0
-        w00 = 0.0
-        w01 = 0.0
-        w02 = 0.0
-        w11 = 0.0
-        w12 = 0.0
-        w22 = 0.0
-        for q in range(first[i], first[i + 1]):
-            j = neighbors[q]
-            d0, d1, d2 = _pair_vector(positions, cell, i, j, shifts[q])
-            r2 = d0 * d0 + d1 * d1 + d2 * d2
-            e, g = _pair(style, r2, params[ti, types[j]])
-            if g == 0.0 and e == 0.0:
-                continue
-            e_acc += 0.5 * e
-            f0 -= g * d0
-            f1 -= g * d1
-            f2 -= g * d2
-            hg = 0.5 * g
-            w00 += hg * d0 * d0
-            w01 += hg * d0 * d1
-            w02 += hg * d0 * d2
-            w11 += hg * d1 * d1
-            w12 += hg * d1 * d2
-            w22 += hg * d2 * d2
-        energy_i[i] = e_acc
-        forces[i, 0] = f0
-        forces[i, 1] = f1
-        forces[i, 2] = f2
-        virial_i[i, 0] = w00
-        virial_i[i, 1] = w11
-        virial_i[i, 2] = w22
-        virial_i[i, 3] = w12
-        virial_i[i, 4] = w02
-        virial_i[i, 5] = w01
-    # Serial reductions keep the sums independent of the thread count.
-    energy = 0.0
-    for i in range(n):
-        energy += energy_i[i]
-    return energy, forces, sum_virials(virial_i)
-
-
-#: Fixed number of atom blocks of :func:`pair_forces_newton`, each with its own force buffer. Fixed
-#: (not the thread count) so that the sums, and so the trajectory, do not depend on the threads.
-N_BLOCKS = 4
-
-
-
-
-@njit(cache=True, parallel=True)
-def pair_forces_newton(style, positions, cell, types, params, first, neighbors, shifts):
-    """Energy, forces and virial of a pair potential, each pair computed once (Newton's third law).
-
-    The full list holds every pair twice; only one entry of each pair is evaluated
-    (:func:`_counts_pair`) and its force is added to both atoms, which halves the arithmetic of
-    :func:`pair_forces_full`. Atoms are split into ``N_BLOCKS`` fixed blocks, each writing into a
-    force buffer of its own (no races); the buffers are then added in block order, so the result
-    does not depend on the thread count.
-
-    Parameters and returns as :func:`pair_forces_full`.
     """
     n = positions.shape[0]
     n_blocks = min(N_BLOCKS, max(n, 1))
