@@ -97,6 +97,8 @@ def build_electrostatics(deck, system, model=None):
         if model.charge_model == "fixed":
             system.charges[:] = [model.charges[sym] for sym in system.symbols]
         else:
+            fixed = np.array([sym in model.charges for sym in system.symbols])
+            system.charges[fixed] = [model.charges[sym] for sym in np.array(system.symbols)[fixed]]
             qeq = {el: {"chi": p["chi"], "J": p["J"], "sigma": model.sigma[el]} for el, p in model.qeq.items()}
     for el, p in qeq.items():
         sigma[np.array(system.symbols) == el] = p["sigma"]

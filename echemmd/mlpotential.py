@@ -32,7 +32,8 @@ class HybridModel:
     short_range : echemmd.io.n2p2.N2P2Model
         Elements, symmetry functions per element (network-input order) and networks.
     charge_model : str
-        "none" (short range only), "fixed" (``charges`` per element) or "qeq" (``qeq``).
+        "none" (short range only), "fixed" (``charges`` per element) or "qeq" (``qeq``, with
+        fixed ``charges`` for the elements that have no QEq parameters).
     charges : dict of str to float
         Fixed charge per element, e.
     qeq : dict of str to dict
@@ -65,6 +66,15 @@ class HybridModel:
         if self.charge_model == "fixed" and sorted(self.charges) != sorted(elements):
             raise InputError(f"a fixed-charge model needs a charge for every element; has {sorted(self.charges)}")
         if self.charge_model == "qeq":
+            # QEq for the elements in ``qeq``; fixed ``charges`` for the others (e.g. a metal solved
+            # as an equipotential, J = 0, beside an electrolyte of fixed charges).
+            both = sorted(set(self.qeq) & set(self.charges))
+            if both:
+                raise InputError(f"element(s) {both} have both a fixed charge and QEq parameters")
+            missing = sorted(elements - set(self.qeq) - set(self.charges))
+            if missing:
+                raise InputError(f"a qeq charge model needs QEq parameters or a fixed charge for every element; "
+                                 f"{missing} have neither")
             for el, p in self.qeq.items():
                 if set(p) != {"chi", "J"}:
                     raise InputError(f"qeq parameters of {el} need exactly chi and J, got {sorted(p)}")
@@ -205,15 +215,18 @@ def long_range_forcefield(model, system, accuracy=1e-6, total_charge=None, toler
         return None
     sigma = np.array([float(model.sigma.get(s, 0.0)) for s in system.symbols])
     solver = None
-    if model.charge_model == "fixed":
-        system.charges[:] = [model.charges[s] for s in system.symbols]
-    else:
-        # Ewald sizes alpha and r_cut from the charges present: start QEq from zero charges so that
-        # the parameters (and so the energy, to the last digit) do not depend on a previous guess.
-        system.charges[:] = 0.0
+    # Ewald sizes alpha and r_cut from the charges present: QEq atoms start from zero so that the
+    # parameters (and so the energy, to the last digit) do not depend on a previous guess.
+    system.charges[:] = [model.charges.get(s, 0.0) for s in system.symbols]
+    variable = model.charge_model == "qeq" and any(s in model.qeq for s in system.symbols)
+    if model.charge_model == "qeq" and not variable and total_charge is not None:
+        fixed = float(system.charges.sum())
+        if abs(fixed - float(total_charge)) > 1e-8:
+            raise InputError(f"total charge {total_charge:g} e, but no atom has QEq parameters and the fixed "
+                             f"charges add up to {fixed:g} e")
     ewald = Ewald(accuracy=accuracy, sigma=sigma if np.any(sigma > 0) else None, switch=model.switch)
     ewald.setup(system)
-    if model.charge_model == "qeq":
+    if variable:
         qeq = {el: QEqParameters(chi=p["chi"], hardness=p["J"], sigma=model.sigma[el]) for el, p in model.qeq.items()}
         solver = ChargeSolver(ewald, [], qeq, total_charge=total_charge, tolerance=tolerance,
                               max_iterations=max_iterations)

@@ -135,3 +135,83 @@ def test_element_missing_from_the_model(tmp_path, capsys):
     assert code == EXIT_INPUT
     err = capsys.readouterr().err
     assert "atom 3 is N" in err and "H, O" in err
+
+
+def metal_and_water(seed=7):
+    """A small Au(111) slab with O/H atoms above it in a periodic cell (no two atoms closer than 1.2 Å)."""
+    from ase.build import fcc111
+
+    rng = np.random.default_rng(seed)
+    slab = fcc111("Au", size=(2, 2, 2), a=4.08, vacuum=0.0, orthogonal=True)
+    slab.cell[2] = [0, 0, 14.0]
+    slab.pbc = True
+    top = slab.positions[:, 2].max()
+    pos = list(slab.positions)
+    symbols = ["O", "H", "H"] * 3
+    for s in symbols:
+        while True:
+            p = np.append(rng.uniform(0, 1, 2) @ slab.cell.array[:2, :2], rng.uniform(top + 2.0, 12.0))
+            if all(np.linalg.norm(p - q) > 1.2 for q in pos):
+                pos.append(p)
+                break
+    return Atoms(slab.get_chemical_symbols() + symbols, positions=np.array(pos), cell=slab.cell, pbc=True)
+
+
+def mixed_model(seed=6):
+    """A qeq model whose metal is an equipotential (chi = J = 0) beside fixed O/H charges."""
+    from echemmd.mlpotential import HybridModel
+
+    short = random_model(["H", "O", "Au"], r_c=4.0, seed=seed).short_range
+    return HybridModel(short, charge_model="qeq", qeq={"Au": {"chi": 0.0, "J": 0.0}},
+                       charges={"H": 0.4, "O": -0.8}, sigma={"H": 0.8, "O": 0.8, "Au": 0.4}, switch=(0.0, 4.0))
+
+
+@pytest.mark.parametrize("total", [0.0, -1.0])
+def test_metal_beside_fixed_charges_is_an_equipotential_holding_the_net_charge(total):
+    from echemmd.mlpotential import long_range_forcefield
+
+    model = mixed_model()
+    system = System.from_atoms(metal_and_water())
+    ff = long_range_forcefield(model, system, accuracy=1e-9, total_charge=total, tolerance=1e-12)
+    ff.compute(system)
+    metal = np.array([s == "Au" for s in system.symbols])
+    np.testing.assert_array_equal(system.charges[~metal], [model.charges[s] for s in np.array(system.symbols)[~metal]])
+    assert system.charges[metal].sum() == pytest.approx(total, abs=1e-10)
+    # Optimality, checked independently of the CG: the potential phi_i = dE_elec/dq_i (J = 0, chi = 0)
+    # is the same on every metal atom, and the metal is polarised by the fixed charges.
+    ewald = ff.terms[0]
+    phi = ewald.potential(system, ff.neighbors)
+    assert np.ptp(phi[metal]) < 1e-8 * np.abs(phi[metal]).max()
+    assert np.ptp(system.charges[metal]) > 1e-3
+    # Frames without metal atoms keep the fixed charges; a total charge they cannot hold is an error.
+    water = System.from_atoms(metal_and_water()[-9:])
+    assert long_range_forcefield(model, water, total_charge=0.0).charge_solver is None
+    from echemmd.errors import InputError
+
+    with pytest.raises(InputError, match="no atom has QEq parameters"):
+        long_range_forcefield(model, water, total_charge=1.0)
+
+
+def test_metal_model_in_a_run_gives_electrodes_the_fixed_charges_beside_them(tmp_path):
+    """A deck with the mixed model: electrolyte charges from the model, gold solved (QEq metal)."""
+    atoms = metal_and_water()
+    write(tmp_path / "water.extxyz", atoms)
+    model = mixed_model()
+    save_model(tmp_path / "model.h5", model)
+    code, data = eval_deck(tmp_path, 'path = "model.h5"', "[electrostatics]\naccuracy = 1e-9\n"
+                                                          "[charges]\ntolerance = 1e-11")
+    assert code == 0
+    q = np.array(data["charges"])
+    metal = np.array([s == "Au" for s in atoms.get_chemical_symbols()])
+    np.testing.assert_allclose(q[~metal], [model.charges[s] for s in np.array(atoms.get_chemical_symbols())[~metal]])
+    # The same charges as the training's long-range part (the deck's total is the structure's: 0).
+    from ase.io import read
+
+    from echemmd.mlpotential import long_range_forcefield
+
+    system = System.from_atoms(read(tmp_path / "water.extxyz"))
+    ff = long_range_forcefield(model, system, accuracy=1e-9, total_charge=0.0, tolerance=1e-11)
+    ref = ff.compute(system)
+    np.testing.assert_allclose(q, system.charges, atol=1e-8)
+    assert data["energy_terms"]["coulomb"] + data["energy_terms"].get("charge", 0.0) == pytest.approx(
+        ref.energy, rel=1e-8)

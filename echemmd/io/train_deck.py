@@ -98,9 +98,12 @@ KEYS: tuple[Key, ...] = (
     Key("network", "activation", "str", "tanh", choices=HIDDEN_ACTIVATIONS, description="Hidden activation."),
     Key("charges", "model", "str", "none", choices=("none", "fixed", "qeq"),
         description="`none`: short range only; `fixed`: a charge per element (`charges`); `qeq`: charge "
-                    "equilibration with `qeq`."),
+                    "equilibration with `qeq` (elements without QEq parameters keep a fixed charge from "
+                    "`charges`: e.g. a metal with J = 0, an equipotential at the frame's total charge, "
+                    "beside a fixed-charge electrolyte)."),
     Key("charges", "charges", "table", None, unit="e",
-        description='Fixed charge per element, e.g. `{ Na = 1.0, Cl = -1.0 }`.'),
+        description='Fixed charge per element, e.g. `{ Na = 1.0, Cl = -1.0 }` (with `qeq`: the elements '
+                    'that have no QEq parameters).'),
     Key("charges", "sigma", "table", None, unit="Å",
         description="Gaussian width per element (absent or 0: point charge; QEq needs > 0)."),
     Key("charges", "qeq", "table", None,

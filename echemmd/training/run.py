@@ -91,7 +91,7 @@ def _charge_template(deck, elements):
     sw = deck["switch"]
     model = ch["model"]
     stub = types.SimpleNamespace(elements=list(elements))
-    charges = {e: float(v) for e, v in (ch["charges"] or {}).items()} if model == "fixed" else {}
+    charges = {e: float(v) for e, v in (ch["charges"] or {}).items()} if model in ("fixed", "qeq") else {}
     qeq = {e: {"chi": float(p["chi"]), "J": float(p["J"])} for e, p in (ch["qeq"] or {}).items()} if model == "qeq" else {}
     sigma = {e: float(v) for e, v in (ch["sigma"] or {}).items()} if model != "none" else {}
     switch = (sw["r_on"], sw["r_off"]) if (sw is not None and model != "none") else None
