@@ -20,6 +20,28 @@ def test_farthest_point_sampling_picks_the_extremes_first():
     assert np.array_equal(farthest_point_sampling(x, 3), picks)
 
 
+def test_farthest_point_sampling_fills_what_the_known_points_lack():
+    # Candidates on a line; the data set already holds points at 0 and 10: the first pick is the
+    # candidate farthest from both (5), then those farthest from {0, 5, 10} (2 or 8, then the other).
+    x = np.array([[0.0], [0.5], [2.0], [5.0], [8.0], [9.5], [10.0]])
+    known = np.array([[0.0], [10.0]])
+    picks = farthest_point_sampling(x, 3, known=known)
+    assert picks[0] == 3
+    assert set(picks[1:]) == {2, 4}
+    # The brute-force maximin oracle: each pick maximises the distance to the nearest chosen point.
+    rng = np.random.default_rng(4)
+    x, known = rng.normal(size=(40, 3)), rng.normal(size=(5, 3))
+    picks = farthest_point_sampling(x, 6, known=known)
+    all_ = np.vstack([x, known])
+    sd = all_.std(axis=0)
+    xs, ks = (x - all_.mean(axis=0)) / sd, (known - all_.mean(axis=0)) / sd
+    chosen = list(ks)
+    for p in picks:
+        d = [min(np.linalg.norm(c - q) for q in chosen) for c in xs]
+        assert d[p] == pytest.approx(max(d))
+        chosen.append(xs[p])
+
+
 def test_fingerprints_are_invariant_to_atom_order_and_see_distortion():
     a = fcc111("Au", size=(2, 2, 3), vacuum=5.0, orthogonal=True)
     a.pbc = True
@@ -60,6 +82,36 @@ def test_label_command_selects_labels_and_writes_provenance(tmp_path, capsys):
     assert data[0].energy == pytest.approx(candidate.get_potential_energy(), rel=1e-10)
     assert main(["label", str(tmp_path / "missing.xyz"), "--calculator", "emt", "--out", str(out)]) == 2
     assert main(["label", str(tmp_path / "cands.extxyz"), "--calculator", "dft", "--out", str(out)]) == 2
+
+
+def test_labelling_resumes_where_it_stopped(tmp_path):
+    """``resume``: frames whose source is already in the file are skipped, the rest appended."""
+    import io
+
+    from ase.calculators.emt import EMT
+
+    from echemmd.training.label import label_structures
+
+    rng = np.random.default_rng(1)
+    cands = []
+    for k in range(5):
+        a = fcc111("Au", size=(2, 2, 2), vacuum=4.0, orthogonal=True)
+        a.pbc = True
+        a.info = {"source": f"c{k}"}
+        a.positions += rng.normal(0, 0.05, a.positions.shape)
+        cands.append(a)
+    out = tmp_path / "d.extxyz"
+    prov = {"method": "EMT (ASE)"}
+    label_structures(cands[:3], EMT(), prov, out, stream=io.StringIO())
+    log = io.StringIO()
+    new = label_structures(cands, EMT(), prov, out, stream=log, resume=True)
+    assert [f.source for f in new] == ["c3", "c4"] and "3 of 5 already labelled" in log.getvalue()
+    data = read_dataset(out)
+    fresh = tmp_path / "fresh.extxyz"
+    label_structures(cands, EMT(), prov, fresh, stream=io.StringIO())
+    assert [f.energy for f in data] == pytest.approx([f.energy for f in read_dataset(fresh)], rel=1e-12)
+    label_structures(cands[:2], EMT(), prov, out, stream=io.StringIO())  # no resume: rewritten
+    assert len(read_dataset(out)) == 2
 
 
 def test_tblite_gfn1_labels_a_periodic_cell(tmp_path):

@@ -171,6 +171,28 @@ def test_recipe_counts_and_order():
         symmetry_function_set(["O"], 6.0, preset="nope")
 
 
+def test_recipe_angular_cutoff_drops_far_triplets():
+    """r_c_angular: the angular functions ignore neighbours beyond it, the radial ones still see them."""
+    from ase import Atoms
+
+    from echemmd.descriptors import SymmetryFunctions
+
+    fs = symmetry_function_set(["O", "H"], 6.0, n_radial=4, n_angular=2, r_c_angular=4.0)
+    assert {f["r_c"] for f in fs["O"] if f["type"] == 9} == {4.0}
+    assert {f["r_c"] for f in fs["O"] if f["type"] == 2} == {6.0}
+    assert fs == symmetry_function_set(["O", "H"], 6.0, n_radial=4, n_angular=2, r_c_angular=4.0)
+    assert symmetry_function_set(["O"], 6.0, r_c_angular=None) == symmetry_function_set(["O"], 6.0)
+    near = Atoms("OHH", positions=[[0, 0, 0], [0.96, 0, 0], [-0.3, 0.9, 0]], cell=[30, 30, 30], pbc=False)
+    far = near + Atoms("H", positions=[[0.2, 4.9, 0.3]])  # 4.9 Å from O: inside r_c, outside r_c_angular
+    sf = SymmetryFunctions(fs["O"])
+    angular = np.array([f["type"] == 9 for f in fs["O"]])
+    g_near, g_far = sf.compute(near)[0], sf.compute(far)[0]
+    np.testing.assert_allclose(g_far[angular], g_near[angular], rtol=0, atol=1e-14)
+    assert np.any(np.abs(g_far[~angular] - g_near[~angular]) > 1e-6)
+    with pytest.raises(InputError, match="r_c_angular"):
+        symmetry_function_set(["O"], 6.0, r_c_angular=7.0)
+
+
 def test_split_is_seeded_and_disjoint():
     a_tr, a_val = split_frames(50, 0.2, 3)
     b_tr, b_val = split_frames(50, 0.2, 3)

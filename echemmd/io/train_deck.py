@@ -80,6 +80,9 @@ KEYS: tuple[Key, ...] = (
     Key("descriptors", "n_angular", "int", 2, min=0,
         description="Angular (type 9) exponents zeta = 1, 2, 4, ... per neighbour pair, each with "
                     "lambda = +1 and -1."),
+    Key("descriptors", "r_c_angular", "float", None, unit="Å", min=0.0, min_inclusive=False,
+        description="Cutoff of the angular functions (default: `r_c`); a shorter one keeps the first "
+                    "shells' angles and cuts the cost, which grows as its sixth power."),
     Key("descriptors", "r_min", "float", 0.8, unit="Å", min=0.0, min_inclusive=False,
         description="Shortest distance the radial grid resolves."),
     Key("descriptors", "cutoff", "str", "poly2", choices=CUTOFFS, description="Cutoff function."),

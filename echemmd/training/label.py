@@ -92,16 +92,37 @@ def fingerprints(structures, r_c=6.0, n_radial=6, n_angular=1):
     return np.array(rows)
 
 
-def farthest_point_sampling(features, n):
-    """Indices of ``n`` rows picked by farthest-point sampling (standardised features, deterministic)."""
+def farthest_point_sampling(features, n, known=None):
+    """Indices of ``n`` rows picked by farthest-point sampling (standardised features, deterministic).
+
+    Parameters
+    ----------
+    features : (M, D) array
+        Candidates, one row each.
+    n : int
+        How many to pick (at most M).
+    known : (K, D) array, optional
+        Points already in the data set: each pick is the candidate farthest from these and
+        from the earlier picks, so a new round adds what the data set lacks. Standardised
+        with the candidates.
+    """
     X = np.asarray(features, dtype=np.float64)
     n = min(int(n), X.shape[0])
     if n <= 0:
         return np.zeros(0, dtype=np.int64)
-    sd = X.std(axis=0)
-    X = (X - X.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
-    picks = [int(np.argmax(np.einsum("ij,ij->i", X, X)))]
-    dist = np.linalg.norm(X - X[picks[0]], axis=1)
+    K = np.zeros((0, X.shape[1])) if known is None else np.asarray(known, dtype=np.float64).reshape(-1, X.shape[1])
+    both = np.vstack([X, K])
+    mean, sd = both.mean(axis=0), both.std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    X, K = (X - mean) / sd, (K - mean) / sd
+    if K.shape[0]:
+        dist = np.full(X.shape[0], np.inf)
+        for row in K:
+            dist = np.minimum(dist, np.linalg.norm(X - row, axis=1))
+        picks = []
+    else:
+        picks = [int(np.argmax(np.einsum("ij,ij->i", X, X)))]
+        dist = np.linalg.norm(X - X[picks[0]], axis=1)
     while len(picks) < n:
         k = int(np.argmax(dist))
         picks.append(k)
@@ -136,15 +157,29 @@ def make_calculator(name, method="GFN1-xTB", accuracy=1.0, electronic_temperatur
     raise InputError(f"unknown calculator {name!r}; allowed: {', '.join(CALCULATORS)}")
 
 
-def label_structures(structures, calc, provenance, out, stream=None):
-    """Label each structure and append it to ``out`` (extended XYZ) at once; returns the frames."""
+def label_structures(structures, calc, provenance, out, stream=None, resume=False):
+    """Label each structure and append it to ``out`` (extended XYZ) at once; returns the new frames.
+
+    With ``resume``, an existing ``out`` is kept and the structures whose ``info["source"]`` it
+    already holds are skipped, so an interrupted labelling run continues where it stopped
+    (sources must then be unique). Without it, ``out`` is rewritten.
+    """
+    import ase.io
+
     from echemmd.io.dataset import write_dataset
     from echemmd.training.synthetic import label
 
     stream = stream or sys.stdout
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if out.exists():
+    done = set()
+    if out.exists() and resume:
+        done = {at.info.get("source") for at in ase.io.read(out, index=":")}
+        todo = [at for at in structures if at.info.get("source") not in done]
+        print(f"  resuming {out}: {len(structures) - len(todo)} of {len(structures)} already labelled",
+              file=stream, flush=True)
+        structures = todo
+    elif out.exists():
         out.unlink()
     frames = []
     t0 = time.perf_counter()

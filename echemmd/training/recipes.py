@@ -13,7 +13,8 @@ Phys. 148, 241730 (2018), "shifted" and "centered" grids):
 Angular functions are the wide type 9 (Behler's G5) per unordered pair of neighbour
 elements: ``n_angular`` exponents zeta = 1, 2, 4, 8, ... each with lambda = +1 and -1,
 and eta = 1 / (2 (r_c / 2)^2) so that the radial weight halves the importance of
-neighbours near the cutoff. All functions use the same cutoff function (default
+neighbours near the cutoff; their cutoff may be shorter than the radial one
+(``r_c_angular``), as in most published Behler-Parrinello sets. All functions use the same cutoff function (default
 ``poly2``, C2 at r_c).
 
 The result is sorted in n2p2's network-input order, so a model trained on it can be
@@ -30,7 +31,7 @@ PRESETS = ("shifted", "centered")
 
 
 def symmetry_function_set(elements, r_c, preset="shifted", n_radial=6, n_angular=2, r_min=0.8,
-                          cutoff="poly2"):
+                          cutoff="poly2", r_c_angular=None):
     """Symmetry functions per central element.
 
     Parameters
@@ -49,6 +50,10 @@ def symmetry_function_set(elements, r_c, preset="shifted", n_radial=6, n_angular
         Å: shortest distance resolved (first shift, or narrowest width).
     cutoff : str
         Cutoff function name (see ``echemmd.kernels.cutoffs.CUTOFF_TYPES``).
+    r_c_angular : float, optional
+        Cutoff of the angular functions, Å (default ``r_c``). A shorter one keeps the
+        first shells' angles, which carry the bonding, and cuts the cost: the triplets
+        grow as r_c^6 (at 4.5 instead of 6 Å, 5.6 times fewer).
 
     Returns
     -------
@@ -65,6 +70,9 @@ def symmetry_function_set(elements, r_c, preset="shifted", n_radial=6, n_angular
         raise InputError(f"descriptors r_c must be > 0 Å, got {r_c}")
     if not 0 < r_min < r_c:
         raise InputError(f"descriptors r_min must satisfy 0 < r_min < r_c = {r_c} Å, got {r_min}")
+    r_c_angular = float(r_c if r_c_angular is None else r_c_angular)
+    if not 0 < r_c_angular <= r_c:
+        raise InputError(f"descriptors r_c_angular must satisfy 0 < r_c_angular <= r_c = {r_c} Å, got {r_c_angular}")
     if n_radial < 1 or n_angular < 0:
         raise InputError(f"descriptors need n_radial >= 1 and n_angular >= 0, got {n_radial}, {n_angular}")
     for e in elements:
@@ -81,7 +89,7 @@ def symmetry_function_set(elements, r_c, preset="shifted", n_radial=6, n_angular
         for k in range(n_radial):
             width = r_min * (r_c / r_min) ** (k / max(n_radial - 1, 1))
             radial.append((1.0 / (2.0 * width * width), 0.0))
-    eta_ang = 1.0 / (2.0 * (0.5 * r_c) ** 2)
+    eta_ang = 1.0 / (2.0 * (0.5 * r_c_angular) ** 2)
     out = {}
     for c in elements:
         fs = []
@@ -94,7 +102,7 @@ def symmetry_function_set(elements, r_c, preset="shifted", n_radial=6, n_angular
                 for k in range(n_angular):
                     for lam in (1.0, -1.0):
                         fs.append({"type": 9, "center": c, "neighbors": [a, b], "eta": eta_ang, "r_s": 0.0,
-                                   "zeta": float(2 ** k), "lambda": lam, "r_c": float(r_c), "cutoff": cutoff,
+                                   "zeta": float(2 ** k), "lambda": lam, "r_c": r_c_angular, "cutoff": cutoff,
                                    "cutoff_alpha": 0.0})
         out[c] = [fs[i] for i in sort_symmetry_functions(fs)]
     return out

@@ -63,7 +63,7 @@ def _functions(deck, elements):
     if not explicit:
         d = deck["descriptors"]
         return symmetry_function_set(elements, d["r_c"], d["preset"], d["n_radial"], d["n_angular"], d["r_min"],
-                                     d["cutoff"])
+                                     d["cutoff"], d["r_c_angular"])
     out = {e: [] for e in elements}
     for i, f in enumerate(explicit):
         nb = f["neighbors"]

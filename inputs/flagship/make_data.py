@@ -1,7 +1,7 @@
 """Make the flagship data set: GFN1-xTB labels of water, NaCl(aq), Au(111) and their interfaces.
 
     python inputs/flagship/make_data.py round0              # random candidates, all labelled
-    python inputs/flagship/make_data.py explore MODEL.h5 N  # MD with a model, N frames picked, labelled
+    python inputs/flagship/make_data.py explore MODEL.h5 K  # round K: MD with a model, frames picked, labelled
 
 Round 0 labels every candidate of ``structures.round0`` (random insertion with thermal-like
 water geometries, close contacts, neutral and charged cells). Each later round runs short
@@ -31,7 +31,7 @@ sys.path.insert(0, str(HERE))
 import structures  # noqa: E402
 
 
-def label(cands, out):
+def label(cands, out, resume=True):
     from echemmd import __version__
     from echemmd.training.label import label_structures, make_calculator
 
@@ -40,19 +40,130 @@ def label(cands, out):
     for k, at in enumerate(cands):
         at.info.pop("adsorbate_info", None)
         at.info["source"] = f"{at.info.get('kind', 'frame')}:{k}"
-    label_structures(cands, calc, prov, out)
+    label_structures(cands, calc, prov, out, resume=resume)
 
 
 def round0(args):
     label(structures.round0(seed=0), HERE / "data_r0.extxyz")
+    concatenate()
+
+
+def explore_starts(seed):
+    """Starting cells and temperatures for one exploration round: (kind, ase.Atoms, K, Au frozen)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for T in (300.0, 400.0):
+        out.append(("water", structures.water_box(rng, 32), T, False))
+    for T in (300.0, 360.0):
+        out.append(("nacl_aq", structures.water_box(rng, 30, ions=["Na", "Cl"]), T, False))
+    for T, frozen in ((300.0, True), (380.0, False)):
+        out.append(("interface", structures.interface(rng, size=(3, 3, 3), gap=13.0), T, frozen))
+    for T in (300.0, 350.0):
+        out.append(("interface_ions", structures.interface(rng, size=(3, 3, 3), gap=14.0, ions=["Na", "Cl"]), T,
+                    True))
+    for total, ions in ((1.0, ["Cl"]), (-1.0, ["Na"]), (1.0, []), (-1.0, [])):
+        # A charged electrode: the metal carries ``total`` less the ions' charge.
+        out.append(("interface_charged", structures.interface(rng, size=(3, 3, 3), gap=13.0, ions=ions,
+                                                              charge=total + sum(1.0 if s == "Na" else -1.0
+                                                                                 for s in ions)), 330.0, True))
+    return out
+
+
+def trajectory(model, atoms, temperature, frozen, steps, every, seed):
+    """Langevin MD (dt 0.5 fs, friction 0.02/fs) with the model; the frames every ``every`` steps.
+
+    Stops early, keeping the frames so far and the last one, when the run blows up: the
+    structures where the model fails are the ones the next round most needs.
+    """
+    from echemmd.forcefield import ForceField
+    from echemmd.integrators import make_integrator, maxwell_boltzmann
+    from echemmd.mlpotential import NeuralNetworkPotential, long_range_forcefield
+    from echemmd.neighbors import NeighborList
+    from echemmd.simulation import Limits, Simulation, SimulationError
+    from echemmd.system import System
+
+    au = np.array([s == "Au" for s in atoms.get_chemical_symbols()])
+    system = System.from_atoms(atoms, frozen=np.nonzero(au)[0] if frozen else None)
+    nnp = NeuralNetworkPotential(model.short_range)
+    lr = long_range_forcefield(model, system, accuracy=1e-5, total_charge=atoms.info.get("total_charge", 0.0),
+                               tolerance=1e-8)
+    terms = [nnp] + (lr.terms if lr is not None else [])
+    ff = ForceField(terms, NeighborList(max(t.cutoff for t in terms), skin=1.0),
+                    charge_solver=lr.charge_solver if lr is not None else None)
+    maxwell_boltzmann(system, temperature, np.random.default_rng(seed))
+    integ = make_integrator("langevin", dt=0.5, temperature=temperature, friction=0.02, seed=seed)
+    sim = Simulation(system, ff, integ, limits=Limits(max_force=30.0, min_distance=0.75))
+    frames, status = [], "ok"
+
+    def snapshot():
+        at = atoms.copy()
+        at.positions = system.wrapped_positions()
+        at.set_initial_charges(atoms.get_initial_charges())
+        at.info["temperature"] = temperature
+        frames.append(at)
+
+    try:
+        for _ in range(steps // every):
+            sim.run(every)
+            snapshot()
+    except SimulationError as exc:
+        status = f"stopped at step {sim.step}: {str(exc).splitlines()[0]}"
+        if system.positions is not None and np.all(np.isfinite(system.positions)):
+            snapshot()
+    return frames, status
+
+
+def explore(args):
+    """One round: MD with the model from every start, farthest-point selection, labels."""
+    import ase.io
+
+    from echemmd.io.model import load_model
+    from echemmd.training.label import farthest_point_sampling, fingerprints
+
+    model = load_model(args.model)
+    candidates = []
+    for k, (kind, atoms, T, frozen) in enumerate(explore_starts(1000 + args.round)):
+        frames, status = trajectory(model, atoms, T, frozen, args.steps, args.every, seed=args.round * 100 + k)
+        for j, at in enumerate(frames):
+            at.info["kind"] = kind
+            at.info["source"] = f"r{args.round}:{kind}:{k}:{j}"
+        print(f"  {kind} {len(atoms)} atoms at {T:g} K{' (Au frozen)' if frozen else ''}: {len(frames)} frames, "
+              f"{status}", flush=True)
+        candidates += frames
+    known = []
+    for path in sorted(HERE.glob("data_r*.extxyz")):
+        if path.name != f"data_r{args.round}.extxyz":
+            known += ase.io.read(path, index=":")
+    fp = fingerprints(candidates + known, r_c=6.0)
+    picks = farthest_point_sampling(fp[:len(candidates)], args.select, known=fp[len(candidates):])
+    picked = [candidates[i] for i in sorted(picks)]
+    print(f"  {len(candidates)} candidates, {len(picked)} picked farthest from each other and from the "
+          f"{len(known)} labelled frames", flush=True)
+    label(picked, HERE / f"data_r{args.round}.extxyz")
+    concatenate()
+
+
+def concatenate():
+    """data.extxyz: every round's frames, in round order (the training set)."""
+    paths = sorted(HERE.glob("data_r*.extxyz"), key=lambda p: int(p.stem[6:]))
+    with open(HERE / "data.extxyz", "w") as out:
+        for path in paths:
+            out.write(path.read_text())
+    print(f"  wrote {HERE / 'data.extxyz'} from {', '.join(p.name for p in paths)}")
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="what", required=True)
     sub.add_parser("round0")
+    e = sub.add_parser("explore")
+    e.add_argument("model", help="echemmd model file of the previous round")
+    e.add_argument("round", type=int, help="round number k >= 1 (writes data_r<k>.extxyz)")
+    e.add_argument("--select", type=int, default=80, help="frames to label")
+    e.add_argument("--steps", type=int, default=2000, help="MD steps per start (dt 0.5 fs)")
+    e.add_argument("--every", type=int, default=40, help="steps between candidate frames")
     args = p.parse_args(argv)
-    {"round0": round0}[args.what](args)
+    {"round0": round0, "explore": explore}[args.what](args)
 
 
 if __name__ == "__main__":
