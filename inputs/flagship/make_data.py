@@ -2,6 +2,8 @@
 
     python inputs/flagship/make_data.py round0              # random candidates, all labelled
     python inputs/flagship/make_data.py explore MODEL.h5 K  # round K: MD with a model, frames picked, labelled
+    python inputs/flagship/make_data.py charges             # water's charges and chi_Au for train.toml
+    python inputs/flagship/make_data.py test MODEL.h5       # RMSE on the held-out MD frames
 
 Round 0 labels every candidate of ``structures.round0`` (random insertion with thermal-like
 water geometries, close contacts, neutral and charged cells). Each later round runs short
@@ -39,7 +41,7 @@ def label(cands, out, resume=True):
     prov["echemmd"] = __version__
     for k, at in enumerate(cands):
         at.info.pop("adsorbate_info", None)
-        at.info["source"] = f"{at.info.get('kind', 'frame')}:{k}"
+        at.info.setdefault("source", f"{at.info.get('kind', 'frame')}:{k}")
     label_structures(cands, calc, prov, out, resume=resume)
 
 
@@ -48,24 +50,38 @@ def round0(args):
     concatenate()
 
 
+def _no_clash(make, min_distance=0.9, tries=50):
+    """``make()`` again until no two atoms are closer than ``min_distance`` Å.
+
+    Random insertion spaces the heavy atoms only; two H of neighbouring molecules may land
+    0.7 Å apart, which a run stops at on its first step.
+    """
+    for _ in range(tries):
+        at = make()
+        d = at.get_all_distances(mic=True)
+        if d[np.triu_indices(len(at), 1)].min() >= min_distance:
+            return at
+    raise RuntimeError(f"no start without clashes in {tries} tries")
+
+
 def explore_starts(seed):
     """Starting cells and temperatures for one exploration round: (kind, ase.Atoms, K, Au frozen)."""
     rng = np.random.default_rng(seed)
     out = []
     for T in (300.0, 400.0):
-        out.append(("water", structures.water_box(rng, 32), T, False))
+        out.append(("water", _no_clash(lambda: structures.water_box(rng, 32)), T, False))
     for T in (300.0, 360.0):
-        out.append(("nacl_aq", structures.water_box(rng, 30, ions=["Na", "Cl"]), T, False))
+        out.append(("nacl_aq", _no_clash(lambda: structures.water_box(rng, 30, ions=["Na", "Cl"])), T, False))
     for T, frozen in ((300.0, True), (380.0, False)):
-        out.append(("interface", structures.interface(rng, size=(3, 3, 3), gap=13.0), T, frozen))
+        out.append(("interface", _no_clash(lambda: structures.interface(rng, size=(3, 3, 3), gap=13.0)), T, frozen))
     for T in (300.0, 350.0):
-        out.append(("interface_ions", structures.interface(rng, size=(3, 3, 3), gap=14.0, ions=["Na", "Cl"]), T,
-                    True))
+        out.append(("interface_ions", _no_clash(lambda: structures.interface(rng, size=(3, 3, 3), gap=14.0,
+                                                                            ions=["Na", "Cl"])), T, True))
     for total, ions in ((1.0, ["Cl"]), (-1.0, ["Na"]), (1.0, []), (-1.0, [])):
-        # A charged electrode: the metal carries ``total`` less the ions' charge.
-        out.append(("interface_charged", structures.interface(rng, size=(3, 3, 3), gap=13.0, ions=ions,
-                                                              charge=total + sum(1.0 if s == "Na" else -1.0
-                                                                                 for s in ions)), 330.0, True))
+        # A charged electrode: the metal carries ``total``, the cell that and the ions' charge.
+        cell = total + sum(1.0 if s == "Na" else -1.0 for s in ions)
+        out.append(("interface_charged", _no_clash(lambda: structures.interface(
+            rng, size=(3, 3, 3), gap=13.0, ions=ions, charge=cell)), 330.0, True))
     return out
 
 
@@ -95,8 +111,9 @@ def trajectory(model, atoms, temperature, frozen, steps, every, seed):
     sim = Simulation(system, ff, integ, limits=Limits(max_force=30.0, min_distance=0.75))
     frames, status = [], "ok"
 
-    def snapshot():
+    def snapshot(failed=False):
         at = atoms.copy()
+        at.info["failed"] = failed
         at.positions = system.wrapped_positions()
         at.set_initial_charges(atoms.get_initial_charges())
         at.info["temperature"] = temperature
@@ -109,7 +126,7 @@ def trajectory(model, atoms, temperature, frozen, steps, every, seed):
     except SimulationError as exc:
         status = f"stopped at step {sim.step}: {str(exc).splitlines()[0]}"
         if system.positions is not None and np.all(np.isfinite(system.positions)):
-            snapshot()
+            snapshot(failed=True)
     return frames, status
 
 
@@ -141,6 +158,13 @@ def explore(args):
           f"{len(known)} labelled frames", flush=True)
     label(picked, HERE / f"data_r{args.round}.extxyz")
     concatenate()
+    if args.test:
+        # Held out: frames of this round's MD that selection passed over, drawn at random
+        # (so they sample what the model's MD visits, not its extremes); never trained on.
+        # The last frame of a run that blew up is no test of the MD the model makes.
+        rest = sorted({i for i, at in enumerate(candidates) if not at.info["failed"]} - {int(i) for i in picks})
+        draw = np.random.default_rng(args.round).choice(rest, size=min(args.test, len(rest)), replace=False)
+        label([candidates[i] for i in sorted(draw)], HERE / "test_md.extxyz")
 
 
 def concatenate():
@@ -152,18 +176,89 @@ def concatenate():
     print(f"  wrote {HERE / 'data.extxyz'} from {', '.join(p.name for p in paths)}")
 
 
+def charges(args):
+    """The charge model's parameters from the data: water's charges and the metal's electronegativity.
+
+    q_H: least squares against the GFN1-xTB charges of H and O with q_O = -2 q_H (neutral
+    water). chi_Au: the electrode's electron chemical potential (minus the work function of the
+    reference method), from a linear fit of the reference energies on the element counts and
+    the metal's net charge Q_Au = total_charge - (fixed charges of the electrolyte), so that a
+    charged electrode costs chi_Au Q_Au in the model as in the reference.
+    """
+    import ase.io
+
+    frames = ase.io.read(HERE / "data.extxyz", index=":")
+    num = den = 0.0
+    for at in frames:
+        q = at.calc.results["charges"]
+        c = np.array([{"H": 1.0, "O": -2.0}.get(s, 0.0) for s in at.get_chemical_symbols()])
+        num, den = num + float(c @ q), den + float(c @ c)
+    q_h = num / den
+    fixed = {"H": q_h, "O": -2 * q_h, "Na": 1.0, "Cl": -1.0}
+    elements = ["H", "O", "Na", "Cl", "Au"]
+    X, y = [], []
+    for at in frames:
+        s = at.get_chemical_symbols()
+        q_au = at.info.get("total_charge", 0.0) - sum(fixed[e] for e in s if e in fixed) if "Au" in s else 0.0
+        X.append([s.count(e) for e in elements] + [q_au])
+        y.append(at.calc.results["energy"])
+    coef = np.linalg.lstsq(np.array(X, float), np.array(y), rcond=None)[0]
+    print(f"  {len(frames)} frames: q_H = {q_h:.4f} e (q_O = {-2 * q_h:.4f} e), chi_Au = {coef[-1]:.3f} eV/e")
+
+
+def test(args):
+    """The model on the held-out MD frames (test_md.extxyz): RMSE of energy per atom and of forces by element.
+
+    Appends the table to ``--report`` (the training report shipped beside the model).
+    """
+    import ase.io
+
+    from echemmd.calculator import EchemmdCalculator
+
+    frames = ase.io.read(HERE / "test_md.extxyz", index=":")
+    calc = EchemmdCalculator(args.model, accuracy=1e-8)
+    de, df, by = [], [], {}
+    for at in frames:
+        ref_e, ref_f = at.calc.results["energy"], at.calc.results["forces"]
+        probe = at.copy()
+        probe.info["total_charge"] = at.info.get("total_charge", 0.0)
+        probe.calc = calc
+        de.append((probe.get_potential_energy() - ref_e) / len(at))
+        d = probe.get_forces() - ref_f
+        df.append(d)
+        for e, row in zip(at.get_chemical_symbols(), d):
+            by.setdefault(e, []).append(row)
+    de, df = np.array(de), np.concatenate(df)
+    order = [e for e in ("H", "O", "Na", "Cl", "Au") if e in by]
+    line = (f"test (MD)  {len(frames):6d}   {1e3 * np.sqrt(np.mean(de ** 2)):8.3f}   {1e3 * np.mean(np.abs(de)):8.3f}   "
+            f"{1e3 * np.sqrt(np.mean(df ** 2)):8.2f}   {1e3 * np.mean(np.abs(df)):8.2f}  "
+            + ", ".join(f"{e} {1e3 * np.sqrt(np.mean(np.array(by[e]) ** 2)):.2f}" for e in order))
+    text = ("\nheld out: frames of the models' own MD (make_data.py explore --test), never trained on\n"
+            "set         frames     E RMSE      E MAE     F RMSE      F MAE  F RMSE by element\n"
+            "                     meV/atom   meV/atom      meV/Å      meV/Å  meV/Å\n" + line + "\n")
+    print(text)
+    if args.report:
+        with open(args.report, "a") as out:
+            out.write(text)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="what", required=True)
     sub.add_parser("round0")
+    sub.add_parser("charges", help="fit q_H and chi_Au to data.extxyz (for train.toml)")
+    t = sub.add_parser("test", help="RMSE of a model on test_md.extxyz")
+    t.add_argument("model")
+    t.add_argument("--report", default=None, help="append the table to this file")
     e = sub.add_parser("explore")
     e.add_argument("model", help="echemmd model file of the previous round")
     e.add_argument("round", type=int, help="round number k >= 1 (writes data_r<k>.extxyz)")
     e.add_argument("--select", type=int, default=80, help="frames to label")
     e.add_argument("--steps", type=int, default=2000, help="MD steps per start (dt 0.5 fs)")
     e.add_argument("--every", type=int, default=40, help="steps between candidate frames")
+    e.add_argument("--test", type=int, default=0, help="also label this many unpicked frames as test_md.extxyz")
     args = p.parse_args(argv)
-    {"round0": round0, "explore": explore}[args.what](args)
+    {"round0": round0, "explore": explore, "charges": charges, "test": test}[args.what](args)
 
 
 if __name__ == "__main__":

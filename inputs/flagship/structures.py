@@ -22,10 +22,13 @@ MIN_DISTANCE = {("O", "O"): 2.55, ("Na", "O"): 2.2, ("Cl", "O"): 2.95, ("Na", "C
                 ("Cl", "Cl"): 3.6, ("Au", "O"): 2.5, ("Au", "Na"): 2.6, ("Au", "Cl"): 2.6}
 
 
-def water_molecule(rng, center):
-    """Positions (3, 3) of O, H, H with thermal-like bond lengths and angle, random orientation."""
-    r1, r2 = rng.normal(0.975, 0.025, 2)
-    theta = np.radians(rng.normal(104.5, 4.0))
+def water_molecule(rng, center, spread=1.0):
+    """Positions (3, 3) of O, H, H with thermal-like bond lengths and angle, random orientation.
+
+    ``spread`` scales the widths (0.025 Å, 4 degrees); bonds stay within 0.78-1.35 Å.
+    """
+    r1, r2 = np.clip(rng.normal(0.975, 0.025 * spread, 2), 0.78, 1.35)
+    theta = np.radians(rng.normal(104.5, 4.0 * spread))
     local = np.array([[0, 0, 0], [r1, 0, 0], [r2 * np.cos(theta), r2 * np.sin(theta), 0]])
     q = rng.normal(size=4)
     q /= np.linalg.norm(q)
@@ -54,7 +57,7 @@ def _fits(sym, pos, symbols, positions, cell, pbc, scale):
     return True
 
 
-def fill(atoms, n_water, ions, z_range, rng, scale=1.0, max_tries=200000):
+def fill(atoms, n_water, ions, z_range, rng, scale=1.0, max_tries=200000, spread=1.0):
     """Insert ``ions`` (list of symbols) and ``n_water`` molecules between ``z_range`` into ``atoms``.
 
     Heavy-atom distances respect ``MIN_DISTANCE`` times ``scale`` (minimum image, also against
@@ -83,7 +86,7 @@ def fill(atoms, n_water, ions, z_range, rng, scale=1.0, max_tries=200000):
         heavy_pos.append(p)
         if kind == "H2O":
             new_sym += ["O", "H", "H"]
-            new_pos += list(water_molecule(rng, p))
+            new_pos += list(water_molecule(rng, p, spread))
         else:
             new_sym.append(kind)
             new_pos.append(p)
@@ -104,11 +107,11 @@ def set_charge(atoms, total):
     return atoms
 
 
-def water_box(rng, n_water, density=1.0, ions=(), scale=1.0):
+def water_box(rng, n_water, density=1.0, ions=(), scale=1.0, spread=1.0):
     """Bulk water (and ions) in a cubic periodic box at ``density`` times 1 g/cm^3."""
     L = ((n_water + 1.2 * len(ions)) / (WATER_DENSITY * density)) ** (1 / 3)
     at = Atoms(cell=np.eye(3) * L, pbc=True)
-    return set_charge(fill(at, n_water, ions, (0.0, L), rng, scale=scale), 0.0)
+    return set_charge(fill(at, n_water, ions, (0.0, L), rng, scale=scale, spread=spread), 0.0)
 
 
 def au_slab(size=(3, 3, 4), orthogonal=False, rattle=0.05, rng=None, strain=0.0):
@@ -138,7 +141,8 @@ def au_bulk(rng):
     return set_charge(at, 0.0)
 
 
-def interface(rng, size=(3, 3, 4), gap=13.0, ions=(), charge=0.0, density=1.0, scale=1.0, orthogonal=False):
+def interface(rng, size=(3, 3, 4), gap=13.0, ions=(), charge=0.0, density=1.0, scale=1.0, orthogonal=False,
+              spread=1.0):
     """Au(111) slab with water (and ions) filling the periodic gap: two interfaces per cell.
 
     The water sits between 2.3 Å above the top layer and 2.3 Å below the next image of the
@@ -151,7 +155,7 @@ def interface(rng, size=(3, 3, 4), gap=13.0, ions=(), charge=0.0, density=1.0, s
     slab.pbc = True
     area = np.linalg.norm(np.cross(slab.cell[0], slab.cell[1]))
     n_water = int(round(WATER_DENSITY * density * area * (gap - 3.0) - 1.2 * len(ions)))
-    out = fill(slab, n_water, ions, (top + 2.3, top + gap - 2.3), rng, scale=scale)
+    out = fill(slab, n_water, ions, (top + 2.3, top + gap - 2.3), rng, scale=scale, spread=spread)
     return set_charge(out, charge)
 
 
@@ -190,4 +194,16 @@ def round0(seed=0):
     for k in range(20):                       # Au(111) with a charged water film, no ions
         add("interface_charged", interface(rng, size=(3, 3, 3), gap=rng.uniform(11.0, 14.0),
                                            charge=(1.0, -1.0, 2.0, -2.0)[k % 4]))
+    # Distorted molecules (bond and angle widths x4-8: O-H from 0.78 to 1.35 Å) so that the model
+    # learns the walls of the O-H potential that thermal sampling hardly reaches.
+    for k in range(30):
+        add("water_wide", water_box(rng, (16, 24)[k % 2], density=rng.uniform(0.9, 1.1), spread=rng.uniform(4, 8)))
+    for k in range(20):
+        ions = [["Na", "Cl"], ["Na"], ["Cl"], ["Na", "Cl", "Na", "Cl"]][k % 4]
+        at = water_box(rng, 24, ions=ions, scale=rng.uniform(0.85, 1.0), spread=rng.uniform(3, 6))
+        set_charge(at, sum(1.0 if s == "Na" else -1.0 for s in ions))
+        add("nacl_wide", at)
+    for k in range(10):
+        add("interface_wide", interface(rng, size=(3, 3, 3), gap=rng.uniform(11.0, 14.0), ions=(["Na"], ["Cl"])[k % 2],
+                                        spread=rng.uniform(3, 6)))
     return out
