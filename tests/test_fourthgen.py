@@ -185,3 +185,81 @@ def test_virial_equals_strain_derivative(water):
             fd[a, b] = -(e[0] - e[1]) / (2 * h)
     print(f"max |W - W_FD| = {np.abs(virial - fd).max():.2e} eV (max |W| {np.abs(fd).max():.2e})")
     assert np.abs(virial - fd).max() < 1e-6 * max(1.0, np.abs(fd).max())
+
+
+def water_capacitor(n_mol=3, gap=9.0, height=40.0, seed=2):
+    """Water between two one-layer Au(111) electrodes (tags 1 and 2), slab geometry (pbc T T F)."""
+    from ase.build import fcc111
+
+    layer = fcc111("Au", size=(2, 2, 1), a=4.08, orthogonal=True, vacuum=0.0)
+    cell = layer.cell.array.copy()
+    bottom, top = layer.copy(), layer.copy()
+    bottom.positions[:, 2] = 8.0
+    top.positions[:, 2] = 8.0 + gap
+    bottom.set_tags(1)
+    top.set_tags(2)
+    rng = np.random.default_rng(seed)
+    pos, sym, centers = [], [], []
+    t = np.deg2rad(104.5 / 2)
+    while len(centers) < n_mol:
+        c = np.append(rng.uniform(0, 1, 2) @ cell[:2, :2], rng.uniform(8.0 + 2.8, 8.0 + gap - 2.8))
+        d = np.array(centers) - c if centers else np.zeros((0, 3))
+        if len(d):
+            d[:, :2] -= np.round(d[:, :2] @ np.linalg.inv(cell[:2, :2])) @ cell[:2, :2]
+        if not len(d) or np.min(np.linalg.norm(d, axis=1)) > 2.7:
+            centers.append(c)
+    for c in centers:
+        u = rng.normal(size=3)
+        u /= np.linalg.norm(u)
+        w = rng.normal(size=3)
+        w -= w.dot(u) * u
+        w /= np.linalg.norm(w)
+        pos += [c, c + 0.96 * (np.cos(t) * u + np.sin(t) * w), c + 0.96 * (np.cos(t) * u - np.sin(t) * w)]
+        sym += ["O", "H", "H"]
+    atoms = bottom + top + Atoms(sym, positions=np.array(pos))
+    cell[2] = [0, 0, height]
+    atoms.set_cell(cell)
+    atoms.pbc = (True, True, False)
+    system = System.from_atoms(atoms)
+    system.frozen[system.tags > 0] = True
+    return atoms, system
+
+
+@pytest.fixture(scope="module")
+def capacitor():
+    atoms, system = water_capacitor()
+    model = random_fourthgen_model(["H", "O", "Au"], atoms, r_c=4.0, seed=4, screening=SCREEN, n_angular=1)
+    electrodes = [Electrode("bottom", np.nonzero(system.tags == 1)[0], -0.5, 0.6),
+                  Electrode("top", np.nonzero(system.tags == 2)[0], 0.5, 0.6)]
+    return model, system, electrodes
+
+
+def test_electrodes_and_field_charges_equal_dense_solve(capacitor):
+    model, system, electrodes = capacitor
+    system = system.copy()
+    pot = FourthGenPotential(model, electrodes=electrodes, field=(0, 0, 0.05), accuracy=1e-9, tolerance=1e-12)
+    c = pot.compute(system)
+    expected, _ = dense_kkt(pot, system)
+    err = np.abs(system.charges - expected).max()
+    print(f"capacitor: max |q_CG - q_dense| = {err:.2e} e; electrode charges {c.extra['charge_bottom']:.4f}, "
+          f"{c.extra['charge_top']:.4f} e")
+    assert err < 1e-8
+    assert system.charges.sum() == pytest.approx(0.0, abs=1e-12)
+    # The electrode atoms take the potential, not their element's chi: a larger bias charges them more.
+    biased = [Electrode(e.name, e.indices, 4 * e.potential, e.sigma) for e in electrodes]
+    s2 = system.copy()
+    FourthGenPotential(model, electrodes=biased, field=(0, 0, 0.05), accuracy=1e-9, tolerance=1e-12).compute(s2)
+    assert s2.charges[system.tags == 2].sum() > system.charges[system.tags == 2].sum() + 1e-3
+
+
+def test_electrodes_and_field_forces_equal_finite_differences(capacitor):
+    model, system, electrodes = capacitor
+    pot = FourthGenPotential(model, electrodes=electrodes, field=(0, 0, 0.05), accuracy=1e-9, tolerance=1e-12)
+    forces = pot.compute(system.copy()).forces
+    atoms = [0, 5] + list(range(8, system.n_atoms))
+    # The stiff electrode atoms need a short step: the error of the central difference is O(h^2).
+    fd = finite_difference_forces(pot, system, h=2e-5, atoms=atoms)
+    scale = np.abs(fd[atoms]).max()
+    rel = np.abs(forces[atoms] - fd[atoms]).max() / scale
+    print(f"capacitor: max |F - F_FD| / max |F_FD| = {rel:.2e}")
+    assert rel < 1e-6
