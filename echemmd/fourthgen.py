@@ -400,17 +400,19 @@ def random_fourthgen_model(elements, reference, r_c=4.0, hidden=(6,), seed=0, sc
         g_min, g_max = g_min - 0.25 * span, g_max + 0.25 * span
         statistics[e] = np.column_stack([g_min, g_max, rows.mean(axis=0), np.maximum(rows.std(axis=0), 1e-3)])
         start += n
+    chi_offsets = chi_offsets or {e: float(rng.uniform(2.0, 8.0)) for e in elements}
     chi_nets, short_nets = {}, {}
     for e in elements:
         n = len(functions[e])
-        chi_nets[e] = ElementNetwork.random((n, *hidden, 1), "tanh", rng)
+        net = ElementNetwork.random((n, *hidden, 1), "tanh", rng)
+        # The element's offset in the output bias (chi = NN, as n2p2 files hold it).
+        biases = list(net.biases)
+        biases[-1] = biases[-1] + chi_offsets[e]
+        chi_nets[e] = ElementNetwork(net.layer_sizes, net.activations, net.weights, biases)
         short_nets[e] = ElementNetwork.random((n + 1, *hidden, 1), "tanh", rng)
-    chi_offsets = chi_offsets or {e: float(rng.uniform(2.0, 8.0)) for e in elements}
-    chi = ElementNetworks(chi_nets, "scale_center", statistics, -1.0, 1.0, atom_energies=chi_offsets,
-                          conv_energy=1.0)
+    chi = ElementNetworks(chi_nets, "scale_center", statistics, -1.0, 1.0)
     short = ElementNetworks(short_nets, "scale_center", statistics, -1.0, 1.0,
-                            atom_energies={e: float(rng.uniform(-20.0, -1.0)) for e in elements},
-                            conv_energy=float(rng.uniform(0.5, 2.0)), raw_inputs=1)
+                            atom_energies={e: float(rng.uniform(-20.0, -1.0)) for e in elements}, raw_inputs=1)
     hardness = hardness or {e: float(rng.uniform(6.0, 12.0)) for e in elements}
     sigma = sigma or {e: float(rng.uniform(0.5, 0.8)) for e in elements}
     return FourthGenModel(elements, functions, chi, short, hardness, sigma, screening,

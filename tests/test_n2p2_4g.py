@@ -1,0 +1,86 @@
+"""n2p2 4G-HDNNP files: a round trip through input.nn, weights, weightse, hardness and scaling files,
+in Å/eV and in Bohr/Hartree, and clear errors for what is missing or unsupported."""
+
+import numpy as np
+import pytest
+
+from echemmd.errors import InputError
+from echemmd.fourthgen import FourthGenModel, FourthGenPotential, random_fourthgen_model
+from echemmd.io.n2p2 import read_n2p2, write_n2p2_4g
+from echemmd.system import System
+from test_fourthgen import SCREEN, water_box
+
+
+@pytest.fixture(scope="module")
+def model_and_atoms():
+    atoms = water_box()
+    return random_fourthgen_model(["H", "O"], atoms, r_c=4.0, seed=3, screening=SCREEN), atoms
+
+
+@pytest.mark.parametrize("units", [("Angstrom", "eV"), ("Bohr", "Hartree")])
+def test_4g_round_trip_gives_the_same_energy_forces_and_charges(tmp_path, model_and_atoms, units):
+    model, atoms = model_and_atoms
+    write_n2p2_4g(tmp_path, model, *units)
+    text = (tmp_path / "input.nn").read_text()
+    assert "nnp_generation 4" in text and "fixed_gausswidth H" in text and "screen_electrostatics" in text
+    for z in (1, 8):
+        assert (tmp_path / f"weightse.{z:03d}.data").is_file()
+        assert (tmp_path / f"hardness.{z:03d}.data").is_file()
+    back = read_n2p2(tmp_path, *units)
+    assert isinstance(back, FourthGenModel)
+    for e in model.elements:
+        assert back.sigma[e] == pytest.approx(model.sigma[e], rel=1e-14)
+        assert back.hardness[e] == pytest.approx(model.hardness[e], rel=1e-14)
+    assert back.screening == pytest.approx(model.screening, rel=1e-14)
+    results = []
+    for m in (model, back):
+        system = System.from_atoms(atoms)
+        c = FourthGenPotential(m, accuracy=1e-9, tolerance=1e-12).compute(system)
+        results.append((c.energy, c.forces, system.charges.copy()))
+    assert results[1][0] == pytest.approx(results[0][0], rel=1e-12)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(results[1][2], results[0][2], rtol=0, atol=1e-11)
+
+
+def test_4g_files_errors_name_file_and_keyword(tmp_path, model_and_atoms):
+    model, _ = model_and_atoms
+    write_n2p2_4g(tmp_path, model)
+    (tmp_path / "hardness.008.data").unlink()
+    with pytest.raises(InputError, match=r"hardness\.008\.data.*element O"):
+        read_n2p2(tmp_path)
+    write_n2p2_4g(tmp_path, model)
+    text = (tmp_path / "input.nn").read_text()
+    (tmp_path / "input.nn").write_text("\n".join(l for l in text.splitlines() if not l.startswith("fixed_gausswidth O")))
+    with pytest.raises(InputError, match="fixed_gausswidth is missing for element.*O"):
+        read_n2p2(tmp_path)
+    (tmp_path / "input.nn").write_text(text.replace("nnp_generation 4", ""))
+    with pytest.raises(InputError, match="belongs to a 4G-HDNNP"):
+        read_n2p2(tmp_path)
+    (tmp_path / "input.nn").write_text(text.replace("screen_electrostatics 1.0 3.0",
+                                                    "screen_electrostatics 1.0 3.0 c"))
+    with pytest.raises(InputError, match="screen_electrostatics"):
+        read_n2p2(tmp_path)
+
+
+def test_4g_n2p2_directory_in_eval_and_run(tmp_path, model_and_atoms):
+    """`[model] n2p2 = dir` with a 4G model: eval gives the term's energy, forces and charges; a run steps."""
+    from ase.io import read, write
+
+    from test_model_deck import eval_deck
+
+    model, atoms = model_and_atoms
+    write(tmp_path / "water.extxyz", atoms)
+    write_n2p2_4g(tmp_path / "nnp4g", model, "Bohr", "Hartree")
+    extra = "length_unit = \"Bohr\"\nenergy_unit = \"Hartree\"\n[electrostatics]\naccuracy = 1e-9\n" \
+            "[charges]\ntolerance = 1e-12"
+    code, data = eval_deck(tmp_path, 'n2p2 = "nnp4g"', extra)
+    assert code == 0
+    system = System.from_atoms(read(tmp_path / "water.extxyz"))  # positions as written to the file
+    c = FourthGenPotential(model, accuracy=1e-9, tolerance=1e-12).compute(system)
+    assert data["energy"] == pytest.approx(c.energy, rel=1e-12)
+    np.testing.assert_allclose(data["forces"], c.forces, atol=1e-9)
+    np.testing.assert_allclose(data["charges"], system.charges, atol=1e-11)
+    assert data["observables"]["cg_iterations"] > 0
+    from echemmd.cli import main
+
+    assert main(["run", str(tmp_path / "deck.toml")]) == 0
