@@ -84,3 +84,44 @@ def test_4g_n2p2_directory_in_eval_and_run(tmp_path, model_and_atoms):
     from echemmd.cli import main
 
     assert main(["run", str(tmp_path / "deck.toml")]) == 0
+
+
+EXAMPLE = __import__("pathlib").Path(__file__).parent / "data" / "n2p2" / "H2O_RPBE-D3_4G"
+EXAMPLE_FILES = ["input.nn", "input.data", "scaling.data", "hardness.001.data", "hardness.008.data",
+                 "weights.001.data", "weights.008.data", "weightse.001.data", "weightse.008.data"]
+
+
+def read_n2p2_structure(path):
+    """The first structure of an n2p2 input.data (Bohr) as an echemmd System in Å."""
+    from ase import Atoms
+
+    from echemmd.units import BOHR
+
+    cell, symbols, positions = [], [], []
+    for line in path.read_text().splitlines():
+        tok = line.split()
+        if not tok:
+            continue
+        if tok[0] == "lattice":
+            cell.append([float(v) for v in tok[1:4]])
+        elif tok[0] == "atom":
+            positions.append([float(v) for v in tok[1:4]])
+            symbols.append(tok[4])
+        elif tok[0] == "end":
+            break
+    atoms = Atoms(symbols, positions=np.array(positions) * BOHR, cell=np.array(cell) * BOHR, pbc=True)
+    return System.from_atoms(atoms)
+
+
+@pytest.mark.skipif(not all((EXAMPLE / f).is_file() for f in EXAMPLE_FILES),
+                    reason="n2p2's H2O_RPBE-D3_4G example is incomplete under tests/data (see its README)")
+def test_n2p2_h2o_4g_example_energy():
+    """n2p2's own 4G example (384 atoms, Bohr and Hartree): n2p2's test suite asserts -9801.63275048 Ha."""
+    from echemmd.units import HARTREE
+
+    model = read_n2p2(EXAMPLE, "Bohr", "Hartree")
+    system = read_n2p2_structure(EXAMPLE / "input.data")
+    c = FourthGenPotential(model, accuracy=1e-7, tolerance=1e-9, adjoint=False).compute(system)
+    energy = c.energy / HARTREE
+    print(f"H2O_RPBE-D3_4G: E = {energy:.8f} Ha, n2p2 -9801.63275048 Ha, difference {energy + 9801.63275048:.2e} Ha")
+    assert abs(energy - (-9801.63275048)) < 5e-4
