@@ -66,7 +66,7 @@ def load_deck_model(deck):
     """The HybridModel of ``[model]``, or None."""
     m = deck["model"]
     if m["path"] is not None:
-        return load_model(m["path"])
+        return load_model(m["path"])  # a HybridModel or a FourthGenModel
     if m["n2p2"] is not None:
         read = read_n2p2(m["n2p2"], length_unit=m["length_unit"], energy_unit=m["energy_unit"])
         if isinstance(read, FourthGenModel):

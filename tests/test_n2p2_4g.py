@@ -125,3 +125,25 @@ def test_n2p2_h2o_4g_example_energy():
     energy = c.energy / HARTREE
     print(f"H2O_RPBE-D3_4G: E = {energy:.8f} Ha, n2p2 -9801.63275048 Ha, difference {energy + 9801.63275048:.2e} Ha")
     assert abs(energy - (-9801.63275048)) < 5e-4
+
+
+def test_4g_model_file_round_trip_and_deck(tmp_path, model_and_atoms):
+    """A 4G model in an echemmd HDF5 model file: the same energy, directly and through `[model] path`."""
+    from ase.io import read, write
+
+    from echemmd.io.model import load_model, save_model
+    from test_model_deck import eval_deck
+
+    model, atoms = model_and_atoms
+    save_model(tmp_path / "model4g.h5", model)
+    back = load_model(tmp_path / "model4g.h5")
+    assert isinstance(back, FourthGenModel) and back.screening == model.screening
+    write(tmp_path / "water.extxyz", atoms)
+    system = System.from_atoms(read(tmp_path / "water.extxyz"))
+    ref = FourthGenPotential(model, accuracy=1e-9, tolerance=1e-12).compute(system.copy())
+    got = FourthGenPotential(back, accuracy=1e-9, tolerance=1e-12).compute(system.copy())
+    assert got.energy == ref.energy
+    code, data = eval_deck(tmp_path, 'path = "model4g.h5"', "[electrostatics]\naccuracy = 1e-9\n"
+                           "[charges]\ntolerance = 1e-12")
+    assert code == 0
+    assert data["energy"] == pytest.approx(ref.energy, rel=1e-12)
