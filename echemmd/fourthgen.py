@@ -396,8 +396,10 @@ def random_fourthgen_model(elements, reference, r_c=4.0, hidden=(6,), seed=0, sc
         n = len(functions[e])
         rows = G[symbols == e, start:start + n] if np.any(symbols == e) else np.zeros((1, n))
         g_min, g_max = rows.min(axis=0), rows.max(axis=0)
-        span = np.maximum(g_max - g_min, 1e-3 + 0.1 * np.abs(g_max))
-        g_min, g_max = g_min - 0.25 * span, g_max + 0.25 * span
+        # Ranges wider than one structure's spread, so that the scaled inputs (and the energy surface)
+        # stay gentle when the atoms move.
+        span = np.maximum(g_max - g_min, 0.05 + 0.5 * np.abs(rows.mean(axis=0)))
+        g_min, g_max = g_min - 0.5 * span, g_max + 0.5 * span
         statistics[e] = np.column_stack([g_min, g_max, rows.mean(axis=0), np.maximum(rows.std(axis=0), 1e-3)])
         start += n
     chi_offsets = chi_offsets or {e: float(rng.uniform(2.0, 8.0)) for e in elements}

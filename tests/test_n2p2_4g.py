@@ -34,7 +34,7 @@ def test_4g_round_trip_gives_the_same_energy_forces_and_charges(tmp_path, model_
     assert back.screening == pytest.approx(model.screening, rel=1e-14)
     results = []
     for m in (model, back):
-        system = System.from_atoms(atoms)
+        system = System.from_atoms(atoms.copy())
         c = FourthGenPotential(m, accuracy=1e-9, tolerance=1e-12).compute(system)
         results.append((c.energy, c.forces, system.charges.copy()))
     assert results[1][0] == pytest.approx(results[0][0], rel=1e-12)
@@ -110,7 +110,7 @@ def read_n2p2_structure(path):
         elif tok[0] == "end":
             break
     atoms = Atoms(symbols, positions=np.array(positions) * BOHR, cell=np.array(cell) * BOHR, pbc=True)
-    return System.from_atoms(atoms)
+    return System.from_atoms(atoms.copy())
 
 
 @pytest.mark.skipif(not all((EXAMPLE / f).is_file() for f in EXAMPLE_FILES),
