@@ -276,10 +276,15 @@ def build_simulation(deck, restart=None, stream=None, progress_stream=None):
         if forcefield.neighbors is not None and reference is not None:
             forcefield.neighbors.build(np.asarray(reference), system.cell, system.pbc)
         previous = ckpt.extra.get("charge_solver_previous") if ckpt.extra else None
-        if forcefield.charge_solver is not None:
-            forcefield.charge_solver.resume = True
+        adjoint = ckpt.extra.get("charge_solver_adjoint") if ckpt.extra else None
+        state = forcefield.state_solver
+        if state is not None:
+            state.resume = True
             if previous is not None:
-                forcefield.charge_solver.previous = np.asarray(previous, dtype=np.float64)
+                state.previous = np.asarray(previous, dtype=np.float64)
+            if adjoint is not None:
+                state._adjoint_last = np.asarray(adjoint, dtype=np.float64)
+                state.resume_adjoint = True
     else:
         system = prepare_system(deck)
         forcefield = build_forcefield(deck, system)
@@ -298,7 +303,7 @@ def build_simulation(deck, restart=None, stream=None, progress_stream=None):
         columns[4:4] = [f"energy_{t.name}" for t in forcefield.terms]
     if system.pbc.all():
         columns.insert(-1, "pressure")
-    solver = forcefield.charge_solver
+    solver = forcefield.state_solver
     if solver is not None:
         columns[-1:-1] = [f"charge_{e.name}" for e in solver.electrodes] + ["cg_iterations", "cg_residual:V"]
     if out["thermo_every"]:

@@ -436,8 +436,11 @@ class ChargeSolver:
         else:
             lam = np.zeros(v.size)
         inv_m = self._preconditioner(system, neighbors)
-        lam -= inv_m * lam.sum() / inv_m.sum()
-        lam, info = self._pcg(system, neighbors, rhs, lam, 0.0, inv_m, False, "adjoint charge solve")
+        # After a checkpoint restore the stored solution is kept bit for bit when it is still converged.
+        resuming, self.resume_adjoint = getattr(self, "resume_adjoint", False) and initial is None, False
+        if not resuming:
+            lam -= inv_m * lam.sum() / inv_m.sum()
+        lam, info = self._pcg(system, neighbors, rhs, lam, 0.0, inv_m, resuming, "adjoint charge solve")
         self._adjoint_last = lam.copy()
         self.last_adjoint = info
         return lam, info

@@ -176,6 +176,9 @@ class FourthGenPotential:
     name : str
     """
 
+    #: The term solves its own charges (the force field's checkpoint keeps ``solver``'s history).
+    owns_charges = True
+
     def __init__(self, model, electrodes=(), field=(0.0, 0.0, 0.0), total_charge=None, accuracy=1e-8,
                  tolerance=1e-10, max_iterations=1000, adjoint=True, ewald=None, name="nnp4g"):
         self.model = model

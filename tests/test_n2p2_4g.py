@@ -147,3 +147,33 @@ def test_4g_model_file_round_trip_and_deck(tmp_path, model_and_atoms):
                            "[charges]\ntolerance = 1e-12")
     assert code == 0
     assert data["energy"] == pytest.approx(ref.energy, rel=1e-12)
+
+
+def test_4g_restart_continues_exactly(tmp_path, model_and_atoms):
+    """A 4G run interrupted and restarted from its checkpoint ends bit for bit where the whole run
+    ends: the checkpoint keeps the charge predictor's history and the adjoint warm start."""
+    from ase.io import write
+
+    from echemmd.cli import main
+    from echemmd.io.checkpoint import load_checkpoint
+    from echemmd.io.model import save_model
+    from test_model_deck import DECK
+
+    model, atoms = model_and_atoms
+    write(tmp_path / "water.extxyz", atoms)
+    save_model(tmp_path / "model4g.h5", model)
+    for name in ("a", "b"):
+        text = DECK.format(model='path = "model4g.h5"', extra="", out=tmp_path / name)
+        text = text.replace('[system]\nstructure = "water.extxyz"',
+                            '[system]\nstructure = "water.extxyz"\ntemperature = 300.0')
+        text = text.replace("[md]\n", "[electrostatics]\naccuracy = 1e-8\n[charges]\ntolerance = 1e-11\n[md]\nseed = 1\n")
+        (tmp_path / f"{name}.toml").write_text(text.replace("steps = 4", "steps = 8"))
+    assert main(["run", str(tmp_path / "a.toml")]) == 0
+    assert main(["run", str(tmp_path / "b.toml"), "--steps", "4"]) == 0
+    ckpt = load_checkpoint(tmp_path / "b" / "checkpoint.h5")
+    assert "charge_solver_previous" in ckpt.extra and "charge_solver_adjoint" in ckpt.extra
+    assert main(["run", str(tmp_path / "b.toml"), "--restart", str(tmp_path / "b" / "checkpoint.h5")]) == 0
+    a = load_checkpoint(tmp_path / "a" / "checkpoint.h5").system
+    b = load_checkpoint(tmp_path / "b" / "checkpoint.h5").system
+    np.testing.assert_array_equal(a.positions, b.positions)
+    np.testing.assert_array_equal(a.charges, b.charges)
