@@ -19,7 +19,7 @@ The energy is *not* U:
 
 with the charge a raw extra input of the short-range networks (after the scaled symmetry
 functions), E_elec the Ewald energy of the same Gaussians with the pair Coulomb below
-r_out switched off by S(r) (n2p2's ``screen_electrostatics``: the networks learned it) and
+r_out switched off by f_s(r) (n2p2's ``screen_electrostatics``: the networks learned it) and
 without the Gaussian self energies k_e q_i^2 / (2 sqrt(pi) sigma_i), and the per-element
 reference energies inside E^short. Since E is not stationary in q, the exact force is
 
@@ -48,10 +48,13 @@ from echemmd.descriptors import SymmetryFunctions
 from echemmd.electrostatics import Ewald
 from echemmd.errors import InputError
 from echemmd.forcefield import Contribution
+from echemmd.kernels.screening import screened_pairs
 from echemmd.network import ElementNetworks
 from echemmd.units import KE
 
 SQRT_PI = math.sqrt(math.pi)
+#: Transition functions of the screening, by name -> kernel code.
+SCREENING_KINDS = {"poly2": 0, "cos": 1}
 
 
 @dataclass
@@ -75,8 +78,11 @@ class FourthGenModel:
     sigma : dict of str to float
         Gaussian width (standard deviation) sigma_e, Å (> 0).
     screening : (r_in, r_out) or None
-        Pair Coulomb switched off below r_out with S(x) = x^3 (10 - 15 x + 6 x^2), x = (r - r_in) /
-        (r_out - r_in) (n2p2's screening with its default POLY2 core), in E_elec only, Å.
+        Pair Coulomb switched off below r_out with f_s(r), in E_elec only, Å.
+    screening_kind : {"cos", "poly2"}
+        f_s between r_in and r_out, x = (r - r_in)/(r_out - r_in): "cos" (1 - cos(pi x))/2, as
+        n2p2 evaluates ``screen_electrostatics`` (checked against its H2O 4G example), or "poly2"
+        x^3 (10 - 15 x + 6 x^2).
     provenance : dict of str to str
     """
 
@@ -87,6 +93,7 @@ class FourthGenModel:
     hardness: dict
     sigma: dict
     screening: tuple | None = None
+    screening_kind: str = "cos"
     provenance: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -122,6 +129,9 @@ class FourthGenModel:
                 raise InputError(f"4G model: element {e} needs a hardness J >= 0 eV/e^2, got {self.hardness[e]}")
         self.hardness = {e: float(self.hardness[e]) for e in self.elements}
         self.sigma = {e: float(self.sigma[e]) for e in self.elements}
+        if self.screening_kind not in SCREENING_KINDS:
+            raise InputError(f"4G model: screening_kind {self.screening_kind!r} is unknown; allowed: "
+                             f"{', '.join(SCREENING_KINDS)}")
         if self.screening is not None:
             r_in, r_out = (float(v) for v in self.screening)
             if not 0.0 <= r_in < r_out:
@@ -216,7 +226,7 @@ class FourthGenPotential:
         return sigma
 
     def setup(self, system):
-        """Ewald sums (the QEq matrix's and the energy's, with equal alpha and k-vectors) and the solver."""
+        """The Ewald sum (QEq matrix and energy) and the charge solver."""
         self.check_elements(system)
         sigma = self.widths(system)
         saved = system.charges.copy()
@@ -224,16 +234,9 @@ class FourthGenPotential:
         # Parameters sized for unit charges, whatever the charges held before.
         system.charges[:] = 0.0
         try:
-            opts = dict(self.ewald_options)
-            self.ewald_q = Ewald(accuracy=self.accuracy, sigma=sigma, switch=None, name="coulomb_qeq", **opts)
-            p = self.ewald_q.setup(system)
-            r_cut = p.r_cut
-            if self.model.screening is not None and r_cut < self.model.screening[1]:
-                r_cut = self.model.screening[1]
-            self.ewald_e = Ewald(accuracy=self.accuracy, alpha=p.alpha, r_cut=r_cut, k_cut=p.k_cut,
-                                 slab_factor=opts.get("slab_factor", 3.0), sigma=sigma,
-                                 switch=self.model.screening, name="coulomb")
-            self.ewald_e.setup(system)
+            self.ewald_q = Ewald(accuracy=self.accuracy, sigma=sigma, switch=None, name="coulomb",
+                                 **dict(self.ewald_options))
+            self.ewald_q.setup(system)
         finally:
             system.charges[:] = saved
         qeq = {e: QEqParameters(chi=0.0, hardness=self.model.hardness[e], sigma=self.model.sigma[e])
@@ -252,7 +255,9 @@ class FourthGenPotential:
         """Neighbour-list cutoff the term needs, Å (the largest of r_c and the real-space cutoffs)."""
         cut = self.model.cutoff
         if self.solver is not None:
-            cut = max(cut, self.ewald_q.params.r_cut, self.ewald_e.params.r_cut)
+            cut = max(cut, self.ewald_q.params.r_cut)
+        if self.model.screening is not None:
+            cut = max(cut, self.model.screening[1])
         return cut
 
     def _neighbors(self, system, neighbors):
@@ -291,12 +296,24 @@ class FourthGenPotential:
         dEdG = np.ascontiguousarray(grad[:, :self.n_functions])
         dEdq = grad[:, self.n_functions].copy()
         f_short, w_short = self.descriptors.forces(system, nl, dEdG)
-        # Screened electrostatics without the Gaussian self energies.
-        phi, f_elec, w_elec, parts = self.ewald_e._evaluate(system, nl, q, True)
+        # Electrostatics: the Ewald sum of the QEq matrix, without the Gaussian self energies and
+        # with the pairs below r_out screened.
+        phi, f_elec, w_elec, parts = self.ewald_q._evaluate(system, nl, q, True)
         inv_sig = 1.0 / self._sigma
         e_gauss_self = 0.5 * KE / SQRT_PI * float(np.dot(q * q, inv_sig))
         e_elec = float(sum(parts.values())) - e_gauss_self
         phi_elec = phi - KE / SQRT_PI * q * inv_sig
+        if self.model.screening is not None:
+            first, neigh, shifts = nl.full
+            r_in, r_out = self.model.screening
+            e_s, phi_s, f_s, w_s = screened_pairs(
+                np.ascontiguousarray(system.positions, dtype=np.float64),
+                np.ascontiguousarray(system.cell, dtype=np.float64), q, np.ascontiguousarray(self._sigma),
+                first, neigh, shifts, r_in, r_out, SCREENING_KINDS[self.model.screening_kind], KE)
+            e_elec += e_s
+            phi_elec = phi_elec + phi_s
+            f_elec = f_elec + f_s
+            w_elec = w_elec + w_s
         # Electrodes and field.
         psi = self.solver._psi
         field_potential = system.positions @ self.field
@@ -352,7 +369,8 @@ class FourthGenPotential:
 
 
 def random_fourthgen_model(elements, reference, r_c=4.0, hidden=(6,), seed=0, screening=None, n_radial=3,
-                           n_angular=2, cutoff="poly2", sigma=None, hardness=None, chi_offsets=None):
+                           n_angular=2, cutoff="poly2", sigma=None, hardness=None, chi_offsets=None,
+                           screening_kind="cos"):
     """A small random 4G model (tests, labs), its input scaling from the symmetry functions of ``reference``.
 
     Parameters
@@ -420,7 +438,7 @@ def random_fourthgen_model(elements, reference, r_c=4.0, hidden=(6,), seed=0, sc
                             atom_energies={e: float(rng.uniform(-20.0, -1.0)) for e in elements}, raw_inputs=1)
     hardness = hardness or {e: float(rng.uniform(6.0, 12.0)) for e in elements}
     sigma = sigma or {e: float(rng.uniform(0.5, 0.8)) for e in elements}
-    return FourthGenModel(elements, functions, chi, short, hardness, sigma, screening,
+    return FourthGenModel(elements, functions, chi, short, hardness, sigma, screening, screening_kind,
                           provenance={"source": "echemmd.fourthgen.random_fourthgen_model", "seed": str(seed)})
 
 

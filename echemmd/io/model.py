@@ -14,7 +14,7 @@ Layout (all lengths Å, energies eV)::
 A 4G-HDNNP (:class:`echemmd.fourthgen.FourthGenModel`) is stored with attribute
 ``kind = "4g"``: ``/short_range`` as above (networks with the charge input, attribute
 ``raw_inputs`` = 1), ``/electronegativity`` laid out like ``/short_range`` (its networks and
-scaling), and ``/charges`` with ``model = "4g"`` and json = {"hardness", "sigma", "screening"}.
+scaling), and ``/charges`` with ``model = "4g"`` and json = {"hardness", "sigma", "screening", "screening_kind"}.
 
 Symmetry-function and charge tables are stored as JSON text (data, never code); nothing
 is pickled and nothing read is evaluated.
@@ -99,7 +99,8 @@ def _save_fourthgen(path, model) -> Path:
         c = f.create_group("charges")
         c.attrs["model"] = "4g"
         c.attrs["json"] = json.dumps({"hardness": model.hardness, "sigma": model.sigma,
-                                      "screening": list(model.screening) if model.screening else None})
+                                      "screening": list(model.screening) if model.screening else None,
+                                      "screening_kind": model.screening_kind})
     os.replace(tmp, path)
     return path
 
@@ -183,6 +184,7 @@ def load_model(path):
                 charges = json.loads(f["charges"].attrs["json"])
                 return FourthGenModel(elements, functions, chi, short, charges["hardness"], charges["sigma"],
                                       tuple(charges["screening"]) if charges["screening"] else None,
+                                      charges.get("screening_kind", "cos"),
                                       provenance={k: str(v) for k, v in f["provenance"].attrs.items()})
             except KeyError as exc:
                 raise InputError(f"{path}: model file is incomplete: missing {exc}") from None

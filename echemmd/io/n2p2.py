@@ -43,7 +43,7 @@ the converted parameters is exactly what the network saw in training.
     scaled symmetry functions; weightse.NNN.data hold the electronegativity networks
     (``global_*_electrostatic``, same symmetry functions and scaling), hardness.NNN.data
     one hardness J (energy/e^2), ``fixed_gausswidth`` the Gaussian width sigma (length)
-    and ``screen_electrostatics r_in r_out`` the POLY2 screening of the pair Coulomb.
+    and ``screen_electrostatics r_in r_out`` the cosine screening of the pair Coulomb.
     ``read_n2p2`` returns an ``echemmd.fourthgen.FourthGenModel`` for such a directory;
     ``write_n2p2_4g`` writes one.
 
@@ -745,8 +745,8 @@ def _read_4g(path, directory, single, multi, elements, functions, counts, short,
     if "screen_electrostatics" in single:
         number, args = single["screen_electrostatics"]
         if len(args) != 2:
-            raise InputError(f"{path}:{number}: expected 'screen_electrostatics <r_inner> <r_outer>' (the "
-                             "POLY2 transition; other core functions are not supported)")
+            raise InputError(f"{path}:{number}: expected 'screen_electrostatics <r_inner> <r_outer>' (n2p2's "
+                             "cosine transition; other core functions are not supported)")
         r_in = _float(path, number, args[0], "inner screening radius")
         r_out = _float(path, number, args[1], "outer screening radius")
         if not 0.0 <= r_in < r_out:
@@ -764,7 +764,7 @@ def _read_4g(path, directory, single, multi, elements, functions, counts, short,
     # chi = NN in file energy units per e: chi [V] = U NN, i.e. conv_energy = 1 / U network units per V.
     chi = ElementNetworks(chi_networks, short.scaling_mode, short.statistics, short.scale_min, short.scale_max,
                           conv_energy=1.0 / U)
-    return FourthGenModel(list(elements), functions, chi, short, hardness, sigma, screening,
+    return FourthGenModel(list(elements), functions, chi, short, hardness, sigma, screening, "cos",
                           provenance={"n2p2": str(directory)})
 
 
@@ -1016,6 +1016,9 @@ def write_n2p2_4g(directory, model, length_unit="Angstrom", energy_unit="eV") ->
     for e in elements:
         out.append(f"fixed_gausswidth {e} {_fmt(model.sigma[e] / L)}")
     if model.screening is not None:
+        if model.screening_kind != "cos":
+            raise InputError(f"n2p2's screen_electrostatics is the cosine transition; this model's screening is "
+                             f"{model.screening_kind!r}")
         out.append(f"screen_electrostatics {_fmt(model.screening[0] / L)} {_fmt(model.screening[1] / L)}")
     out += [f"global_hidden_layers_electrostatic {len(hidden)}",
             f"global_nodes_electrostatic {' '.join(str(h) for h in hidden)}",
