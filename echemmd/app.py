@@ -17,6 +17,7 @@ from echemmd.charges import ChargeSolver, Electrode, FieldOnly, QEqParameters
 from echemmd.electrostatics import Ewald
 from echemmd.errors import InputError, SimulationError
 from echemmd.forcefield import ForceField
+from echemmd.fourthgen import FourthGenModel, FourthGenPotential
 from echemmd.integrators import make_integrator, maxwell_boltzmann
 from echemmd.mlpotential import HybridModel, NeuralNetworkPotential
 from echemmd.io.checkpoint import load_checkpoint
@@ -65,11 +66,37 @@ def load_deck_model(deck):
     """The HybridModel of ``[model]``, or None."""
     m = deck["model"]
     if m["path"] is not None:
-        return load_model(m["path"])
+        return load_model(m["path"])  # a HybridModel or a FourthGenModel
     if m["n2p2"] is not None:
-        return HybridModel(read_n2p2(m["n2p2"], length_unit=m["length_unit"], energy_unit=m["energy_unit"]),
-                           provenance={"n2p2": m["n2p2"]})
+        read = read_n2p2(m["n2p2"], length_unit=m["length_unit"], energy_unit=m["energy_unit"])
+        if isinstance(read, FourthGenModel):
+            return read
+        return HybridModel(read, provenance={"n2p2": m["n2p2"]})
     return None
+
+
+def build_fourthgen(deck, system, model):
+    """The 4G term of a 4G model: its charges (QEq inside the model, electrodes, field) and electrostatics."""
+    es = deck["electrostatics"]
+    if es["sigma"] or es["switch"]:
+        raise InputError(f"{deck.source}: electrostatics.sigma and electrostatics.switch are set by the 4G model "
+                         f"({deck['model']['n2p2'] or deck['model']['path']}); remove them from the deck")
+    if deck["charges"]["qeq"]:
+        raise InputError(f"{deck.source}: charges.qeq: a 4G model brings its own electronegativities and hardness")
+    electrodes = [Electrode(e["name"], electrode_indices(e, system), e["potential"], e["sigma"])
+                  for e in deck.data.get("electrode", [])]
+    ch = deck["charges"]
+    ewald = {k: es[k] for k in ("alpha", "r_cut", "k_cut") if es[k] is not None}
+    ewald["slab_factor"] = es["slab_factor"]
+    term = FourthGenPotential(model, electrodes=electrodes, field=deck["field"]["E"],
+                              total_charge=ch["total"],
+                              accuracy=es["accuracy"], tolerance=ch["tolerance"],
+                              max_iterations=ch["max_iterations"], ewald=ewald)
+    try:
+        term.setup(system)
+    except InputError as exc:
+        raise InputError(f"{deck.source}: model: {exc}") from None
+    return term
 
 
 def build_electrostatics(deck, system, model=None):
@@ -117,6 +144,15 @@ def build_forcefield(deck, system) -> ForceField:
     """The force field of a deck: one term per ``[[pair]]`` table and the electrostatics, one neighbour list."""
     terms = []
     model = load_deck_model(deck)
+    if isinstance(model, FourthGenModel):
+        term = build_fourthgen(deck, system, model)
+        terms = [term]
+        for k, t in enumerate(deck.data.get("pair", [])):
+            name = t["style"] if len(deck.data["pair"]) == 1 else f"{t['style']}{k}"
+            terms.append(PairPotential(t["style"], t["coeffs"], t["cutoff"], shift=t["shift"], mixing=t["mixing"],
+                                       name=name))
+        cutoff = max(t.cutoff for t in terms)
+        return ForceField(terms, NeighborList(cutoff, deck["neighbors"]["skin"]))
     if model is not None:
         nnp = NeuralNetworkPotential(model.short_range)
         try:
@@ -240,10 +276,15 @@ def build_simulation(deck, restart=None, stream=None, progress_stream=None):
         if forcefield.neighbors is not None and reference is not None:
             forcefield.neighbors.build(np.asarray(reference), system.cell, system.pbc)
         previous = ckpt.extra.get("charge_solver_previous") if ckpt.extra else None
-        if forcefield.charge_solver is not None:
-            forcefield.charge_solver.resume = True
+        adjoint = ckpt.extra.get("charge_solver_adjoint") if ckpt.extra else None
+        state = forcefield.state_solver
+        if state is not None:
+            state.resume = True
             if previous is not None:
-                forcefield.charge_solver.previous = np.asarray(previous, dtype=np.float64)
+                state.previous = np.asarray(previous, dtype=np.float64)
+            if adjoint is not None:
+                state._adjoint_last = np.asarray(adjoint, dtype=np.float64)
+                state.resume_adjoint = True
     else:
         system = prepare_system(deck)
         forcefield = build_forcefield(deck, system)
@@ -262,7 +303,7 @@ def build_simulation(deck, restart=None, stream=None, progress_stream=None):
         columns[4:4] = [f"energy_{t.name}" for t in forcefield.terms]
     if system.pbc.all():
         columns.insert(-1, "pressure")
-    solver = forcefield.charge_solver
+    solver = forcefield.state_solver
     if solver is not None:
         columns[-1:-1] = [f"charge_{e.name}" for e in solver.electrodes] + ["cg_iterations", "cg_residual:V"]
     if out["thermo_every"]:

@@ -307,15 +307,36 @@ class ChargeSolver:
             q = 2.0 * current - self.previous
         else:
             q = current
+        inv_m = self._preconditioner(system, neighbors)
+        # Feasible start: the M-weighted shift onto the constraint plane.
+        if not resuming:
+            q += inv_m * (q_v_target - q.sum()) / inv_m.sum()
+        b = self.right_hand_side(system, neighbors)
+        q, info = self._pcg(system, neighbors, b, q, q_v_target, inv_m, resuming, "charge solve")
+        self.last = info
+        if resuming and info.iterations == 0:
+            return info  # the checkpoint's charges (and predictor history) stand as they are
+        if initial is None:  # an explicit start (a cold solve, a test) leaves the MD history alone
+            self.previous = current
+        system.charges[v] = q
+        return info
+
+    def _preconditioner(self, system, neighbors):
+        """1 / diag(A_vv + J) (the Jacobi preconditioner), 1/(eV/e^2)."""
         self._dense_active = self.dense_matrix(system, neighbors) is not None
         inv_m = 1.0 / (np.diag(self._dense).copy() if self._dense_active else self.diagonal(system, neighbors))
         if np.any(inv_m <= 0):
             raise SimulationError("the charge solver's matrix has a non-positive diagonal: give every variable "
                                   "atom a Gaussian width sigma > 0 (and QEq atoms a hardness J >= 0)")
-        # Feasible start: the M-weighted shift onto the constraint plane.
-        if not resuming:
-            q += inv_m * (q_v_target - q.sum()) / inv_m.sum()
-        b = self.right_hand_side(system, neighbors)
+        return inv_m
+
+    def _pcg(self, system, neighbors, b, q, target, inv_m, resuming=False, what="charge solve"):
+        """Projected preconditioned CG for (A_vv + J) x = b + mu 1 with sum(x) = target.
+
+        ``q`` is the feasible start (modified in place). Returns the solution (with the exact
+        sum restored) and a :class:`SolveInfo` whose multiplier is mu, V. Non-convergence is a
+        SimulationError naming the residual.
+        """
         r = self._apply(system, neighbors, q) - b  # gradient of U in q_v, V
         # r is kept free of its component along 1 (the Lagrange multiplier mu, accumulated apart):
         # that leaves the preconditioned projection g unchanged and stops round-off in mu from
@@ -330,8 +351,7 @@ class ChargeSolver:
         it = 0
         residual = history[0]
         if resuming and residual <= self.tolerance:
-            self.last = SolveInfo(iterations=0, residual=residual, multiplier=mu, converged=True, history=history)
-            return self.last
+            return q, SolveInfo(iterations=0, residual=residual, multiplier=mu, converged=True, history=history)
         while residual > self.tolerance and it < self.max_iterations:
             hd = self._apply(system, neighbors, d)
             dhd = float(np.dot(d, hd))
@@ -357,16 +377,73 @@ class ChargeSolver:
             history.append(residual)
         info = SolveInfo(iterations=it, residual=residual, multiplier=mu, converged=residual <= self.tolerance,
                          history=history)
-        self.last = info
         if not info.converged:
-            raise SimulationError(f"charge solve did not converge: RMS residual {residual:.3g} V after {it} "
+            if what == "charge solve":
+                self.last = info
+            raise SimulationError(f"{what} did not converge: RMS residual {residual:.3g} V after {it} "
                                   f"iterations (tolerance {self.tolerance:.3g} V, max_iterations "
                                   f"{self.max_iterations})")
-        q += inv_m * (q_v_target - q.sum()) / inv_m.sum()  # exact total charge despite round-off
-        if initial is None:  # an explicit start (a cold solve, a test) leaves the MD history alone
-            self.previous = current
-        system.charges[v] = q
-        return info
+        q += inv_m * (target - q.sum()) / inv_m.sum()  # exact total despite round-off
+        return q, info
+
+    def set_electronegativity(self, chi):
+        """Per-atom electronegativities of the QEq atoms (a 4G model's chi_i = NN(G_i)), eV/e.
+
+        Parameters
+        ----------
+        chi : array (N,)
+            Used for the QEq atoms; ignored for electrode and fixed atoms.
+        """
+        if self._numbers is None:
+            raise RuntimeError("ChargeSolver.setup(system) must run before set_electronegativity")
+        chi = np.asarray(chi, dtype=np.float64).reshape(-1)
+        if chi.shape != self._chi.shape:
+            raise InputError(f"electronegativities: {chi.size} values for {self._chi.size} atoms")
+        qeq = self.kind == 1
+        self._chi = np.where(qeq, chi, 0.0)
+
+    def solve_adjoint(self, system, neighbors, rhs, initial=None) -> tuple:
+        """Solve the adjoint system (A_vv + J) lambda = rhs + nu 1 with sum(lambda) = 0.
+
+        The same matrix and projected CG as :meth:`solve` (so lambda = P rhs with P the
+        constrained inverse, dq/dx = -P d(grad U)/dx): with rhs = dE/dq_v it turns the charge
+        response of any energy E(q) into lambda^T d(grad_q U)/dx without a dq/dx matrix.
+        Warm-started from the last adjoint solution.
+
+        Parameters
+        ----------
+        rhs : array (n_variable,)
+            Right-hand side on the variable atoms, V (eV/e).
+        initial : array, optional
+            Start; default the previous adjoint solution, else 0.
+
+        Returns
+        -------
+        lam : ndarray (n_variable,)
+            e (charge per unit of rhs, e^2/eV times V).
+        info : SolveInfo
+        """
+        if self._numbers is None or not np.array_equal(self._numbers, system.numbers):
+            raise RuntimeError("ChargeSolver.solve must run (for this system) before solve_adjoint")
+        v = self.variable
+        rhs = np.asarray(rhs, dtype=np.float64).reshape(-1)
+        if rhs.shape != (v.size,):
+            raise InputError(f"adjoint right-hand side: {rhs.size} values for {v.size} variable atoms")
+        if initial is not None:
+            lam = np.array(initial, dtype=np.float64)
+        elif getattr(self, "_adjoint_last", None) is not None and self._adjoint_last.shape == (v.size,):
+            lam = self._adjoint_last.copy()
+        else:
+            lam = np.zeros(v.size)
+        inv_m = self._preconditioner(system, neighbors)
+        # After a checkpoint restore the stored solution is kept bit for bit when it is still converged.
+        resuming, self.resume_adjoint = getattr(self, "resume_adjoint", False) and initial is None, False
+        if not resuming:
+            lam -= inv_m * lam.sum() / inv_m.sum()
+        lam, info = self._pcg(system, neighbors, rhs, lam, 0.0, inv_m, resuming, "adjoint charge solve")
+        self._adjoint_last = lam.copy()
+        self.last_adjoint = info
+        return lam, info
 
     # ------------------------------------------------------------------ the energy term
     def compute(self, system, neighbors) -> Contribution:

@@ -64,6 +64,14 @@ class ForceField:
             self.terms.append(charge_solver)
 
     @property
+    def state_solver(self):
+        """The charge solver whose warm-start history a checkpoint keeps: ``charge_solver``, or the
+        solver inside a term that solves its own charges (a 4G model), or None."""
+        if self.charge_solver is not None:
+            return self.charge_solver
+        return next((t.solver for t in self.terms if getattr(t, "owns_charges", False)), None)
+
+    @property
     def cutoff(self) -> float:
         return max((t.cutoff for t in self.terms), default=0.0)
 

@@ -434,10 +434,14 @@ class ElementNetworks:
     conv_length : float
         Normalised length units per Å. Not used for evaluation (see module docstring);
         kept for export.
+    raw_inputs : int
+        Number of trailing network inputs passed through unscaled (x = input), after the
+        scaled symmetry functions: 1 for the atomic charge of a 4G short-range network
+        (n2p2's extra charge neuron). ``statistics`` then covers the scaled inputs only.
     """
 
     def __init__(self, networks, scaling_mode="none", statistics=None, scale_min=0.0, scale_max=1.0,
-                 atom_energies=None, mean_energy=0.0, conv_energy=1.0, conv_length=1.0):
+                 atom_energies=None, mean_energy=0.0, conv_energy=1.0, conv_length=1.0, raw_inputs=0):
         if not networks:
             raise InputError("ElementNetworks needs at least one element network")
         self.networks = {str(e): n for e, n in networks.items()}
@@ -447,6 +451,13 @@ class ElementNetworks:
         if scaling_mode not in SCALING_MODES:
             raise InputError(f"unknown scaling mode {scaling_mode!r}; allowed: {', '.join(SCALING_MODES)}")
         self.scaling_mode = scaling_mode
+        self.raw_inputs = int(raw_inputs)
+        if self.raw_inputs < 0:
+            raise InputError(f"raw_inputs must be >= 0, got {raw_inputs}")
+        for e, n in self.networks.items():
+            if n.n_inputs <= self.raw_inputs:
+                raise InputError(f"network of element {e} has {n.n_inputs} inputs, not more than the "
+                                 f"{self.raw_inputs} unscaled trailing input(s)")
         self.scale_min = float(scale_min)
         self.scale_max = float(scale_max)
         self.statistics = {}
@@ -454,7 +465,7 @@ class ElementNetworks:
             if e not in self.networks:
                 raise InputError(f"scaling statistics for element {e}, which has no network")
             st = np.array(st, dtype=np.float64, copy=True)
-            n_in = self.networks[e].n_inputs
+            n_in = self.networks[e].n_inputs - self.raw_inputs
             if st.shape != (n_in, 4):
                 raise InputError(f"scaling statistics of element {e} must have shape ({n_in}, 4) "
                                  f"(G_min, G_max, G_mean, G_sigma), got {st.shape}")
@@ -493,21 +504,30 @@ class ElementNetworks:
                 and self.statistics.keys() == other.statistics.keys()
                 and all(np.array_equal(self.statistics[e], other.statistics[e]) for e in self.statistics)
                 and self.atom_energies == other.atom_energies and self.mean_energy == other.mean_energy
-                and self.conv_energy == other.conv_energy and self.conv_length == other.conv_length)
+                and self.conv_energy == other.conv_energy and self.conv_length == other.conv_length
+                and self.raw_inputs == other.raw_inputs)
 
     def __repr__(self):
         return (f"ElementNetworks(elements={list(self.networks)}, scaling_mode={self.scaling_mode!r}, "
                 f"mean_energy={self.mean_energy}, conv_energy={self.conv_energy})")
 
     def scaling(self, element):
-        """(offset, factor, shift) of the input scaling x = offset + factor (G - shift) of ``element``."""
-        n_in = self.networks[element].n_inputs
+        """(offset, factor, shift) of the input scaling x = offset + factor (G - shift) of ``element``.
+
+        The trailing ``raw_inputs`` inputs get offset 0, factor 1, shift 0 (unscaled).
+        """
+        n_in = self.networks[element].n_inputs - self.raw_inputs
         st = self.statistics.get(element, np.zeros((n_in, 4)))
         offset, factor, shift = scaling_affine(self.scaling_mode, st, self.scale_min, self.scale_max)
         if not np.all(np.isfinite(factor)):
             bad = np.flatnonzero(~np.isfinite(factor)) + 1
             raise InputError(f"element {element}: symmetry function(s) {bad.tolist()} have zero range "
                              f"(G_max = G_min or G_sigma = 0), so mode {self.scaling_mode!r} cannot scale them")
+        if self.raw_inputs:
+            k = self.raw_inputs
+            offset = np.concatenate([offset, np.zeros(k)])
+            factor = np.concatenate([factor, np.ones(k)])
+            shift = np.concatenate([shift, np.zeros(k)])
         return offset, factor, shift
 
     def scale(self, element, G):

@@ -467,7 +467,7 @@ def test_unknown_keyword_that_matters_and_one_that_does_not(hand_model):
 
 @pytest.mark.parametrize("text, message", [
     ("normalize_nodes", "normalize_nodes"),
-    ("nnp_type 4G-HDNNP", "only the short-range 2G-HDNNP"),
+    ("nnp_type 3G-HDNNP", "only the short-range 2G-HDNNP"),
     ("element_nodes_short H 5 3", "per-element network architectures"),
     ("symfunction_electrostatic H 2 H 0.1 0.0 10.0", "4G-HDNNP"),
     ("committee_mode prediction", "committee"),

@@ -38,8 +38,17 @@ scaling.data) are dimensionless and invariant under these conversions and under
 n2p2's conv_length normalisation (see ``echemmd.network``), so G computed in Å from
 the converted parameters is exactly what the network saw in training.
 
-Not supported (each is a clear ``InputError``): 4G-HDNNP and charge networks,
-committee models, ``normalize_nodes``, per-element architectures
+4G-HDNNP (``nnp_generation 4``; conventions in docs/4g.md)
+    The short-range networks take the raw atomic charge as one more input after the
+    scaled symmetry functions; weightse.NNN.data hold the electronegativity networks
+    (``global_*_electrostatic``, same symmetry functions and scaling), hardness.NNN.data
+    one hardness J (energy/e^2), ``fixed_gausswidth`` the Gaussian width sigma (length)
+    and ``screen_electrostatics r_in r_out`` the cosine screening of the pair Coulomb.
+    ``read_n2p2`` returns an ``echemmd.fourthgen.FourthGenModel`` for such a directory;
+    ``write_n2p2_4g`` writes one.
+
+Not supported (each is a clear ``InputError``): separate electrostatic symmetry functions,
+normalised 4G models, committee models, ``normalize_nodes``, per-element architectures
 (``element_nodes_short`` etc., whose syntax differs between n2p2 versions), and
 symmetry-function types other than 2, 3 and 9.
 """
@@ -84,16 +93,21 @@ _UNSUPPORTED_KEYWORDS = {
     "element_nodes_short": "per-element network architectures are not supported "
                            "(their syntax differs between n2p2 versions)",
     "element_activation_short": "per-element activation functions are not supported",
-    "symfunction_electrostatic": "4G-HDNNP / charge networks are not supported",
-    "global_hidden_layers_electrostatic": "4G-HDNNP / charge networks are not supported",
-    "global_nodes_electrostatic": "4G-HDNNP / charge networks are not supported",
-    "global_activation_electrostatic": "4G-HDNNP / charge networks are not supported",
-    "element_nodes_electrostatic": "4G-HDNNP / charge networks are not supported",
-    "fixed_gausswidth": "4G-HDNNP / charge networks are not supported",
-    "screen_electrostatics": "4G-HDNNP / charge networks are not supported",
-    "initial_hardness": "4G-HDNNP / charge networks are not supported",
+    "symfunction_electrostatic": "separate electrostatic symmetry functions are not supported (n2p2's 4G-HDNNP "
+                                 "networks share symfunction_short)",
+    "element_nodes_electrostatic": "per-element network architectures are not supported",
+    "element_hidden_layers_electrostatic": "per-element network architectures are not supported",
+    "element_activation_electrostatic": "per-element activation functions are not supported",
     "committee_dir_prefix": "committee models are not supported",
 }
+#: Keywords of a 4G-HDNNP (``nnp_generation 4``), refused in a 2G model.
+_KEYWORDS_4G = {"fixed_gausswidth", "screen_electrostatics", "initial_hardness",
+                "global_hidden_layers_electrostatic", "global_nodes_electrostatic",
+                "global_activation_electrostatic", "ewald_truncation_error_method", "ewald_prec",
+                "four_pi_epsilon"}
+#: 4G keywords that do not change a prediction here: training start values and n2p2's own Ewald
+#: accuracy (echemmd converges its Ewald sums to the accuracy a run asks for).
+_IGNORED_4G = {"initial_hardness", "ewald_truncation_error_method", "ewald_prec"}
 # Training and bookkeeping keywords n2p2 knows; they do not change predictions.
 _IGNORED_KEYWORDS = {
     "random_seed", "test_fraction", "epochs", "use_short_forces", "rmse_threshold",
@@ -420,11 +434,40 @@ def read_n2p2(directory, length_unit="Angstrom", energy_unit="eV", input_file="i
 
     seen = {}
     single = {}
-    multi = {"atom_energy": [], "symfunction_short": []}
+    multi = {"atom_energy": [], "symfunction_short": [], "fixed_gausswidth": []}
+    generation = 2
     for number, key, args in lines:
-        if key in _UNSUPPORTED_KEYWORDS or key.endswith("_electrostatic") or key.startswith("ewald"):
-            reason = _UNSUPPORTED_KEYWORDS.get(key, "4G-HDNNP / charge networks are not supported")
-            raise InputError(f"{path}:{number}: keyword {key!r}: {reason}")
+        if key == "nnp_generation":
+            if args == ["4"]:
+                generation = 4
+            elif args != ["2"]:
+                raise InputError(f"{path}:{number}: nnp_generation {' '.join(args)} is not supported; only 2 "
+                                 "(short range) and 4 (4G-HDNNP)")
+        if key in ("nnp_type", "nn_type") and args and args[0] in ("4", "4G-HDNNP"):
+            generation = 4
+    for number, key, args in lines:
+        if key in _UNSUPPORTED_KEYWORDS:
+            raise InputError(f"{path}:{number}: keyword {key!r}: {_UNSUPPORTED_KEYWORDS[key]}")
+        if key in _KEYWORDS_4G or key.endswith("_electrostatic") or key.startswith("ewald"):
+            if generation != 4:
+                raise InputError(f"{path}:{number}: keyword {key!r} belongs to a 4G-HDNNP; add "
+                                 "'nnp_generation 4' or remove it")
+            if key not in _KEYWORDS_4G:
+                raise InputError(f"{path}:{number}: unknown 4G keyword {key!r} (known: "
+                                 f"{', '.join(sorted(_KEYWORDS_4G))})")
+            if key in _IGNORED_4G:
+                continue
+            if key == "four_pi_epsilon":
+                raise InputError(f"{path}:{number}: four_pi_epsilon is not supported: echemmd uses k_e in the "
+                                 "model's units (1 in Bohr and Hartree)")
+            if key == "fixed_gausswidth":
+                multi[key].append((number, args))
+                continue
+            if key in seen:
+                raise InputError(f"{path}:{number}: keyword {key!r} given twice (first at line {seen[key]})")
+            seen[key] = number
+            single[key] = (number, args)
+            continue
         if key in _MODEL_KEYWORDS:
             if key in _SINGLE:
                 if key in seen:
@@ -453,17 +496,14 @@ def read_n2p2(directory, length_unit="Angstrom", energy_unit="eV", input_file="i
             raise InputError(f"{path}:{number}: {key} takes one value, got {len(args)}")
         return number, args[0]
 
-    # Model type: only the short-range (2G) HDNNP.
+    # Model type: the short-range 2G-HDNNP or the 4G-HDNNP.
     for key in ("nnp_type", "nn_type"):
         if key in single:
             number, args = single[key]
-            if not args or args[0] not in ("0", "2", "2G-HDNNP"):
+            if not args or args[0] not in ("0", "2", "2G-HDNNP", "4", "4G-HDNNP"):
                 raise InputError(f"{path}:{number}: {key} {' '.join(args)} is not supported; only the "
-                                 f"short-range 2G-HDNNP (nnp_type 2, '2G-HDNNP', or 0 in older n2p2) is")
-    if "nnp_generation" in single:
-        number, args = single["nnp_generation"]
-        if args != ["2"]:
-            raise InputError(f"{path}:{number}: nnp_generation {' '.join(args)} is not supported; only 2")
+                                 f"short-range 2G-HDNNP (nnp_type 2, '2G-HDNNP', or 0 in older n2p2) and the "
+                                 f"4G-HDNNP (4, '4G-HDNNP')")
     if "committee_mode" in single:
         number, args = single["committee_mode"]
         if [a.lower() for a in args] != ["disabled"]:
@@ -610,15 +650,122 @@ def read_n2p2(directory, length_unit="Angstrom", energy_unit="eV", input_file="i
                              + ", ".join(f"{k} ({v})" for k, v in N2P2_LETTERS.items()))
         activations.append(N2P2_LETTERS[letter])
 
+    extra = 1 if generation == 4 else 0  # the charge neuron of a 4G short-range network
     networks = {}
     for e in elements:
-        sizes = (counts[e], *hidden, 1)
+        sizes = (counts[e] + extra, *hidden, 1)
         flat = _read_weights(directory / weights_format.format(_atomic_number(e)), e, sizes)
         networks[e] = ElementNetwork.from_flat(sizes, activations, flat)
 
     nets = ElementNetworks(networks, mode, stats, s_min, s_max, atom_energies, mean_energy,
-                           conv_energy, conv_length)
-    return N2P2Model(elements=list(elements), symmetry_functions=functions, networks=nets)
+                           conv_energy, conv_length, raw_inputs=extra)
+    if generation == 2:
+        return N2P2Model(elements=list(elements), symmetry_functions=functions, networks=nets)
+    if present:
+        raise InputError(f"{path}:{single[present[0]][0]}: data-set normalisation (mean_energy, conv_energy, "
+                         "conv_length) of a 4G-HDNNP is not supported")
+    return _read_4g(path, directory, single, multi, elements, functions, counts, nets, L, U, weights_format)
+
+
+def _read_architecture(path, single, suffix):
+    """(hidden sizes, activation names) of global_*_<suffix>."""
+    def need(key):
+        if key not in single:
+            raise InputError(f"{path}: keyword {key!r} is missing")
+        return single[key]
+
+    number, args = need(f"global_hidden_layers_{suffix}")
+    if len(args) != 1:
+        raise InputError(f"{path}:{number}: global_hidden_layers_{suffix} takes one value, got {len(args)}")
+    n_hidden = _int(path, number, args[0], f"global_hidden_layers_{suffix}")
+    if n_hidden < 1:
+        raise InputError(f"{path}:{number}: global_hidden_layers_{suffix} must be >= 1, got {n_hidden}")
+    number, nodes = need(f"global_nodes_{suffix}")
+    if len(nodes) != n_hidden:
+        raise InputError(f"{path}:{number}: global_nodes_{suffix} needs {n_hidden} numbers "
+                         f"(global_hidden_layers_{suffix}), got {len(nodes)}")
+    hidden = [_int(path, number, v, "number of nodes") for v in nodes]
+    if min(hidden) < 1:
+        raise InputError(f"{path}:{number}: every hidden layer needs at least one node")
+    number, letters = need(f"global_activation_{suffix}")
+    if len(letters) != n_hidden + 1:
+        raise InputError(f"{path}:{number}: global_activation_{suffix} needs {n_hidden + 1} letters "
+                         f"(hidden layers and output), got {len(letters)}")
+    activations = []
+    for letter in letters:
+        if letter not in N2P2_LETTERS:
+            raise InputError(f"{path}:{number}: unknown activation {letter!r}; expected one of "
+                             + ", ".join(f"{k} ({v})" for k, v in N2P2_LETTERS.items()))
+        activations.append(N2P2_LETTERS[letter])
+    return hidden, activations
+
+
+def _read_hardness(path: Path, element, unit) -> float:
+    """hardness.NNN.data: one number, the hardness J of ``element`` in file energy units per e^2."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise InputError(f"{path}: hardness file of element {element} is missing (a 4G-HDNNP needs "
+                         f"hardness.NNN.data for every element)") from None
+    values = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        s = raw.strip()
+        if s and not s.startswith("#"):
+            values.append((number, s.split()[0]))
+    if len(values) != 1:
+        raise InputError(f"{path}: expected one hardness value for element {element}, found {len(values)}")
+    number, token = values[0]
+    value = _float(path, number, token, "hardness")
+    if value < 0.0:
+        raise InputError(f"{path}:{number}: the hardness of {element} must be >= 0, got {value}")
+    return value * unit
+
+
+def _read_4g(path, directory, single, multi, elements, functions, counts, short, L, U, weights_format):
+    """The 4G parts of an n2p2 model: widths, screening, electronegativity networks, hardness."""
+    from echemmd.fourthgen import FourthGenModel
+
+    sigma, lines = {}, {}
+    for number, args in multi["fixed_gausswidth"]:
+        if len(args) != 2 or args[0] not in elements:
+            raise InputError(f"{path}:{number}: expected 'fixed_gausswidth <element> <sigma>' with an element "
+                             f"from ({' '.join(elements)})")
+        if args[0] in lines:
+            raise InputError(f"{path}:{number}: fixed_gausswidth of {args[0]} given twice "
+                             f"(first at line {lines[args[0]]})")
+        lines[args[0]] = number
+        value = _float(path, number, args[1], "Gaussian width")
+        if value <= 0.0:
+            raise InputError(f"{path}:{number}: the Gaussian width of {args[0]} must be > 0, got {value}")
+        sigma[args[0]] = value * L
+    missing = [e for e in elements if e not in sigma]
+    if missing:
+        raise InputError(f"{path}: fixed_gausswidth is missing for element(s) {', '.join(missing)}")
+    screening = None
+    if "screen_electrostatics" in single:
+        number, args = single["screen_electrostatics"]
+        if len(args) != 2:
+            raise InputError(f"{path}:{number}: expected 'screen_electrostatics <r_inner> <r_outer>' (n2p2's "
+                             "cosine transition; other core functions are not supported)")
+        r_in = _float(path, number, args[0], "inner screening radius")
+        r_out = _float(path, number, args[1], "outer screening radius")
+        if not 0.0 <= r_in < r_out:
+            raise InputError(f"{path}:{number}: screen_electrostatics needs 0 <= r_inner < r_outer, "
+                             f"got {r_in} {r_out}")
+        screening = (r_in * L, r_out * L)
+    hidden, activations = _read_architecture(path, single, "electrostatic")
+    chi_networks, hardness = {}, {}
+    chi_format = weights_format.replace("weights.", "weightse.", 1)
+    for e in elements:
+        sizes = (counts[e], *hidden, 1)
+        flat = _read_weights(directory / chi_format.format(_atomic_number(e)), e, sizes)
+        chi_networks[e] = ElementNetwork.from_flat(sizes, activations, flat)
+        hardness[e] = _read_hardness(directory / f"hardness.{_atomic_number(e):03d}.data", e, U)
+    # chi = NN in file energy units per e: chi [V] = U NN, i.e. conv_energy = 1 / U network units per V.
+    chi = ElementNetworks(chi_networks, short.scaling_mode, short.statistics, short.scale_min, short.scale_max,
+                          conv_energy=1.0 / U)
+    return FourthGenModel(list(elements), functions, chi, short, hardness, sigma, screening, "cos",
+                          provenance={"n2p2": str(directory)})
 
 
 # ----------------------------------------------------------------------------------------
@@ -644,14 +791,15 @@ def _export_order(model: N2P2Model):
         net = nets.networks.get(e)
         if net is None:
             raise InputError(f"element {e} has no network")
-        if len(fs) != net.n_inputs:
-            raise InputError(f"element {e}: {len(fs)} symmetry functions but the network has "
-                             f"{net.n_inputs} inputs")
+        raw = nets.raw_inputs
+        if len(fs) + raw != net.n_inputs:
+            raise InputError(f"element {e}: {len(fs)} symmetry functions (+ {raw} unscaled inputs) but the "
+                             f"network has {net.n_inputs} inputs")
         order = sort_symmetry_functions(fs)
         st = nets.statistics.get(e)
         st = np.zeros((len(fs), 4)) if st is None else st[order]
         W = [w.copy() for w in net.weights]
-        W[0] = W[0][order]
+        W[0] = W[0][list(order) + list(range(len(fs), len(fs) + raw))]
         net = ElementNetwork(net.layer_sizes, net.activations, W, net.biases).n2p2_compatible()
         out[e] = ([fs[i] for i in order], st, net)
     return out
@@ -778,28 +926,110 @@ def write_n2p2(directory, model: N2P2Model, length_unit="Angstrom", energy_unit=
 
     # weights.NNN.data in n2p2's layout (NeuralNetwork::writeConnections).
     for e in elements:
-        net = ordered[e][2]
-        lines = ["#" * 80, "# Neural network connection values (weights and biases).", "#" * 80,
-                 "# Col  Name       Description", "#" * 80,
-                 "# 1    connection Neural network connection value.",
-                 "# 2    t          Connection type (a = weight, b = bias).",
-                 "# 3    index      Index enumerating weights.",
-                 "# 4    l_s        Starting point layer (end point layer for biases).",
-                 "# 5    n_s        Starting point neuron in starting layer (end point neuron for biases).",
-                 "# 6    l_e        End point layer.",
-                 "# 7    n_e        End point neuron in end layer.",
-                 "#" * 80]
-        count = 0
-        for l, (w, b) in enumerate(zip(net.weights, net.biases), start=1):
-            for j in range(w.shape[0]):
-                for k in range(w.shape[1]):
-                    count += 1
-                    lines.append(f"{w[j, k]:24.16E} a {count:9d} {l - 1:5d} {j + 1:5d} {l:5d} {k + 1:5d}")
-            for k in range(b.shape[0]):
+        _write_weights(directory / f"weights.{_atomic_number(e):03d}.data", ordered[e][2])
+
+
+def _write_weights(path, net):
+    """One network's weights and biases in n2p2's layout (NeuralNetwork::writeConnections)."""
+    lines = ["#" * 80, "# Neural network connection values (weights and biases).", "#" * 80,
+             "# Col  Name       Description", "#" * 80,
+             "# 1    connection Neural network connection value.",
+             "# 2    t          Connection type (a = weight, b = bias).",
+             "# 3    index      Index enumerating weights.",
+             "# 4    l_s        Starting point layer (end point layer for biases).",
+             "# 5    n_s        Starting point neuron in starting layer (end point neuron for biases).",
+             "# 6    l_e        End point layer.",
+             "# 7    n_e        End point neuron in end layer.",
+             "#" * 80]
+    count = 0
+    for l, (w, b) in enumerate(zip(net.weights, net.biases), start=1):
+        for j in range(w.shape[0]):
+            for k in range(w.shape[1]):
                 count += 1
-                lines.append(f"{b[k]:24.16E} b {count:9d} {l:5d} {k + 1:5d}")
-        (directory / f"weights.{_atomic_number(e):03d}.data").write_text("\n".join(lines) + "\n")
+                lines.append(f"{w[j, k]:24.16E} a {count:9d} {l - 1:5d} {j + 1:5d} {l:5d} {k + 1:5d}")
+        for k in range(b.shape[0]):
+            count += 1
+            lines.append(f"{b[k]:24.16E} b {count:9d} {l:5d} {k + 1:5d}")
+    Path(path).write_text("\n".join(lines) + "\n")
 
 
-__all__ = ["CUTOFF_TYPES", "N2P2Model", "read_n2p2", "write_n2p2", "sort_key", "sort_symmetry_functions",
+def _plain_output(nets, U, L, fold_offsets):
+    """Equal networks whose output is in file energy units with no data-set normalisation.
+
+    n2p2's 4G files hold y = NN (chi in energy/e; E_i = NN + atom_energy). The output layer is
+    linear, so the scale 1 / (conv_energy U) and the shift mean_energy / U (with the per-element
+    offsets too when ``fold_offsets``) go into its weights and biases; the returned networks
+    have conv_energy = 1/U, mean_energy = 0 and conv_length = 1/L (unused in evaluation).
+    """
+    networks, atom_energies = {}, {}
+    for e, net in nets.networks.items():
+        if net.activations[-1] != "linear":
+            raise InputError(f"element {e}: an output activation {net.activations[-1]!r} cannot carry the "
+                             "normalisation into n2p2 4G files; it must be linear")
+        scale = 1.0 / (nets.conv_energy * U)
+        shift = nets.mean_energy / U
+        if fold_offsets:
+            shift += nets.atom_energies.get(e, 0.0) / U
+        else:
+            atom_energies[e] = nets.atom_energies.get(e, 0.0)
+        W, b = list(net.weights), list(net.biases)
+        W[-1] = W[-1] * scale
+        b[-1] = b[-1] * scale + shift
+        networks[e] = ElementNetwork(net.layer_sizes, net.activations, W, b)
+    if not fold_offsets:
+        atom_energies = {e: v for e, v in atom_energies.items() if e in nets.atom_energies}
+    return ElementNetworks(networks, nets.scaling_mode, nets.statistics, nets.scale_min, nets.scale_max,
+                           atom_energies, 0.0, 1.0 / U, 1.0 / L, raw_inputs=nets.raw_inputs)
+
+
+def write_n2p2_4g(directory, model, length_unit="Angstrom", energy_unit="eV") -> None:
+    """Write a 4G-HDNNP as n2p2 files: input.nn (``nnp_generation 4``), scaling.data, weights.NNN.data
+    (short range, with the charge input), weightse.NNN.data (electronegativity), hardness.NNN.data.
+
+    Parameters
+    ----------
+    directory : path
+    model : echemmd.fourthgen.FourthGenModel
+        In Å and eV; both networks must share one input scaling (n2p2 has one scaling.data).
+    length_unit, energy_unit : str
+        Units of the files ("Angstrom"/"Bohr", "eV"/"Hartree").
+    """
+    L = _unit(length_unit, _LENGTH_UNITS, "length_unit")
+    U = _unit(energy_unit, _ENERGY_UNITS, "energy_unit")
+    chi, short = model.electronegativity, model.short_range
+    same = (chi.scaling_mode == short.scaling_mode and chi.scale_min == short.scale_min
+            and chi.scale_max == short.scale_max and chi.statistics.keys() == short.statistics.keys()
+            and all(np.array_equal(chi.statistics[e], short.statistics[e]) for e in chi.statistics))
+    if not same:
+        raise InputError("n2p2 4G files hold one input scaling for both networks; the electronegativity and "
+                         "short-range networks of this model are scaled differently")
+    chi = _plain_output(chi, U, L, fold_offsets=True)
+    short = _plain_output(short, U, L, fold_offsets=False)
+    directory = Path(directory)
+    write_n2p2(directory, N2P2Model(model.elements, model.symmetry_functions, short), length_unit, energy_unit)
+    elements = sorted(model.elements, key=_atomic_number)
+    archs = {(net.layer_sizes[1:-1], net.activations) for net in chi.networks.values()}
+    if len(archs) != 1:
+        raise InputError("n2p2 files hold one electronegativity architecture for all elements")
+    hidden, activations = archs.pop()
+    out = ["", "# 4G-HDNNP", "nnp_generation 4"]
+    for e in elements:
+        out.append(f"fixed_gausswidth {e} {_fmt(model.sigma[e] / L)}")
+    if model.screening is not None:
+        if model.screening_kind != "cos":
+            raise InputError(f"n2p2's screen_electrostatics is the cosine transition; this model's screening is "
+                             f"{model.screening_kind!r}")
+        out.append(f"screen_electrostatics {_fmt(model.screening[0] / L)} {_fmt(model.screening[1] / L)}")
+    out += [f"global_hidden_layers_electrostatic {len(hidden)}",
+            f"global_nodes_electrostatic {' '.join(str(h) for h in hidden)}",
+            f"global_activation_electrostatic {' '.join(N2P2_LETTER_OF[a] for a in activations)}"]
+    with open(directory / "input.nn", "a") as f:
+        f.write("\n".join(out) + "\n")
+    chi_model = N2P2Model(elements, model.symmetry_functions, chi)
+    for e, (_, _, net) in _export_order(chi_model).items():
+        _write_weights(directory / f"weightse.{_atomic_number(e):03d}.data", net)
+        (directory / f"hardness.{_atomic_number(e):03d}.data").write_text(f"{_fmt(model.hardness[e] / U)}\n")
+
+
+__all__ = ["CUTOFF_TYPES", "N2P2Model", "read_n2p2", "write_n2p2", "write_n2p2_4g", "sort_key", "sort_symmetry_functions",
            "cutoff_number"]

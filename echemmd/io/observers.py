@@ -75,9 +75,11 @@ class CheckpointObserver:
             # The list's own reference positions: a restart rebuilds the identical list,
             # so the continued run sums forces in the same order, bit for bit.
             extra["neighbor_reference"] = nl.reference_positions.copy()
-        solver = getattr(sim.forcefield, "charge_solver", None)
+        solver = getattr(sim.forcefield, "state_solver", None)
         if solver is not None and solver.previous is not None:
             extra["charge_solver_previous"] = solver.previous.copy()
+        if solver is not None and getattr(solver, "_adjoint_last", None) is not None:
+            extra["charge_solver_adjoint"] = solver._adjoint_last.copy()
         save_checkpoint(path, sim.system, step=sim.step, time=sim.time,
                         integrator_state=sim.integrator.state_dict(), extra=extra)
         if not failed:
