@@ -95,10 +95,11 @@ class System:
             symbols=atoms.get_chemical_symbols(),
             numbers=atoms.numbers,
             masses=masses,
-            positions=atoms.positions,
+            # Copies: a run must not move the caller's Atoms (nor the Atoms the System).
+            positions=atoms.positions.copy(),
             velocities=velocities,
             charges=atoms.get_initial_charges(),
-            cell=atoms.cell.array,
+            cell=atoms.cell.array.copy(),
             pbc=atoms.pbc,
             tags=atoms.get_tags(),
             frozen=frozen_mask,

@@ -145,3 +145,17 @@ def test_atoms_closer_than_the_limit_stop_the_run():
                                               r"closer than limits.min_distance"):
         sim.run(5)
     assert sim.step == 0
+
+
+def test_system_from_atoms_does_not_share_arrays_with_the_atoms():
+    from ase.build import bulk
+
+    atoms = bulk("Ar", "fcc", a=5.26, cubic=True)
+    x0, cell0 = atoms.positions.copy(), atoms.cell.array.copy()
+    system = System.from_atoms(atoms)
+    system.positions += 1.0
+    system.cell *= 2.0
+    np.testing.assert_array_equal(atoms.positions, x0)
+    np.testing.assert_array_equal(atoms.cell.array, cell0)
+    atoms.positions -= 1.0
+    np.testing.assert_array_equal(system.positions, x0 + 1.0)
