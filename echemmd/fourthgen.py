@@ -149,12 +149,9 @@ class FourthGenModel:
 
     def columns(self) -> dict:
         """Element -> its network inputs' columns among ``all_functions()``."""
-        out, start = {}, 0
-        for e in self.elements:
-            n = len(self.symmetry_functions[e])
-            out[e] = np.arange(start, start + n, dtype=np.int64)
-            start += n
-        return out
+        from echemmd.io.n2p2 import function_columns
+
+        return function_columns(self.elements, self.symmetry_functions)
 
 
 class FourthGenPotential:
@@ -389,25 +386,13 @@ def random_fourthgen_model(elements, reference, r_c=4.0, hidden=(6,), seed=0, sc
     """
     from ase.data import atomic_numbers
 
-    from echemmd.io.n2p2 import sort_symmetry_functions
+    from echemmd.mlpotential import random_function_set
     from echemmd.network import ElementNetwork
 
     rng = np.random.default_rng(seed)
     elements = sorted(elements, key=lambda e: atomic_numbers[e])
-    functions = {}
-    for c in elements:
-        fs = []
-        for e in elements:
-            for k in range(n_radial):
-                fs.append({"type": 2, "center": c, "neighbors": [e], "eta": 3.0 / r_c**2 * (k + 1),
-                           "r_s": r_c * k / (2 * n_radial), "r_c": r_c, "cutoff": cutoff, "cutoff_alpha": 0.0})
-        for a_i, a in enumerate(elements):
-            for b in elements[a_i:]:
-                for k in range(n_angular):
-                    fs.append({"type": 3, "center": c, "neighbors": [a, b], "eta": 0.5 / r_c**2, "r_s": 0.0,
-                               "zeta": float(1 + 3 * (k // 2)), "lambda": 1.0 if k % 2 == 0 else -1.0,
-                               "r_c": r_c, "cutoff": cutoff, "cutoff_alpha": 0.0})
-        functions[c] = [fs[i] for i in sort_symmetry_functions(fs)]
+    functions = random_function_set(elements, r_c, n_radial, n_angular, cutoff, angular_type=3, radial_eta=3.0,
+                                    angular_eta=0.5)
     all_functions = [f for e in elements for f in functions[e]]
     G = SymmetryFunctions(all_functions).compute(reference)
     symbols = np.array(reference.get_chemical_symbols() if hasattr(reference, "get_chemical_symbols")

@@ -138,6 +138,34 @@ class NeuralNetworkPotential:
         return Contribution(energy, forces, virial, {self.name: energy})
 
 
+def random_function_set(elements, r_c, n_radial, n_angular, cutoff="poly2", angular_type=9, radial_eta=4.0,
+                        angular_eta=1.0):
+    """Per element (sorted by atomic number), test-model symmetry functions in n2p2's input order.
+
+    ``n_radial`` radial functions per neighbour element, eta = radial_eta (k + 1) / r_c^2 and
+    shifts spread over half the cutoff; ``n_angular`` angular functions (type
+    ``angular_type``) per neighbour pair, eta = angular_eta / r_c^2, zeta 1, 1, 4, 4, ... with
+    alternating lambda.
+    """
+    from echemmd.io.n2p2 import sort_symmetry_functions
+
+    functions = {}
+    for c in elements:
+        fs = []
+        for e in elements:
+            for k in range(n_radial):
+                fs.append({"type": 2, "center": c, "neighbors": [e], "eta": radial_eta / r_c**2 * (k + 1),
+                           "r_s": r_c * k / (2 * n_radial), "r_c": r_c, "cutoff": cutoff, "cutoff_alpha": 0.0})
+        for a_i, a in enumerate(elements):
+            for b in elements[a_i:]:
+                for k in range(n_angular):
+                    fs.append({"type": angular_type, "center": c, "neighbors": [a, b], "eta": angular_eta / r_c**2,
+                               "r_s": 0.0, "zeta": float(1 + 3 * (k // 2)), "lambda": 1.0 if k % 2 == 0 else -1.0,
+                               "r_c": r_c, "cutoff": cutoff, "cutoff_alpha": 0.0})
+        functions[c] = [fs[i] for i in sort_symmetry_functions(fs)]
+    return functions
+
+
 def random_model(elements, r_c=5.0, hidden=(10, 10), seed=0, charge_model="none", switch=None, n_radial=4,
                  n_angular=2, cutoff="poly2"):
     """A small random hybrid model (for tests, validation labs and benchmarks).
@@ -148,25 +176,12 @@ def random_model(elements, r_c=5.0, hidden=(10, 10), seed=0, charge_model="none"
     """
     from ase.data import atomic_numbers
 
-    from echemmd.io.n2p2 import N2P2Model, sort_symmetry_functions
+    from echemmd.io.n2p2 import N2P2Model
     from echemmd.network import ElementNetworks
 
     rng = np.random.default_rng(seed)
     elements = sorted(elements, key=lambda e: atomic_numbers[e])
-    functions = {}
-    for c in elements:
-        fs = []
-        for e in elements:
-            for k in range(n_radial):
-                fs.append({"type": 2, "center": c, "neighbors": [e], "eta": 4.0 / r_c**2 * (k + 1),
-                           "r_s": r_c * k / (2 * n_radial), "r_c": r_c, "cutoff": cutoff, "cutoff_alpha": 0.0})
-        for a_i, a in enumerate(elements):
-            for b in elements[a_i:]:
-                for k in range(n_angular):
-                    fs.append({"type": 9, "center": c, "neighbors": [a, b], "eta": 1.0 / r_c**2, "r_s": 0.0,
-                               "zeta": float(1 + 3 * (k // 2)), "lambda": 1.0 if k % 2 == 0 else -1.0,
-                               "r_c": r_c, "cutoff": cutoff, "cutoff_alpha": 0.0})
-        functions[c] = [fs[i] for i in sort_symmetry_functions(fs)]
+    functions = random_function_set(elements, r_c, n_radial, n_angular, cutoff)
     networks = ElementNetworks.random(elements, {e: len(functions[e]) for e in elements}, hidden=hidden,
                                       seed=rng, scaling_mode="scale_center")
     short = N2P2Model(elements=elements, symmetry_functions=functions, networks=networks)

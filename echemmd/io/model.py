@@ -123,26 +123,7 @@ def save_model(path, model) -> Path:
         prov = f.create_group("provenance")
         for k, v in (model.provenance or {}).items():
             prov.attrs[str(k)] = str(v)
-        g = f.create_group("short_range")
-        g.attrs["elements"] = json.dumps(list(sr.elements))
-        g.attrs["scaling_mode"] = nets.scaling_mode
-        for key in ("scale_min", "scale_max", "mean_energy", "conv_energy", "conv_length"):
-            g.attrs[key] = float(getattr(nets, key))
-        fg = g.create_group("functions")
-        ng = g.create_group("networks")
-        for e in sr.elements:
-            fg.create_group(e).attrs["json"] = json.dumps(sr.symmetry_functions[e])
-            net = nets.networks[e]
-            eg = ng.create_group(e)
-            eg.attrs["layer_sizes"] = json.dumps([int(v) for v in net.layer_sizes])
-            eg.attrs["activations"] = json.dumps(list(net.activations))
-            eg.attrs["atom_energy"] = float(nets.atom_energies.get(e, 0.0))
-            eg.attrs["has_atom_energy"] = e in nets.atom_energies
-            for k, (w, b) in enumerate(zip(net.weights, net.biases)):
-                eg.create_dataset(f"W{k}", data=np.asarray(w, dtype=np.float64))
-                eg.create_dataset(f"b{k}", data=np.asarray(b, dtype=np.float64))
-            if e in nets.statistics:
-                eg.create_dataset("statistics", data=nets.statistics[e])
+        _write_networks(f.create_group("short_range"), sr.elements, sr.symmetry_functions, nets)
         c = f.create_group("charges")
         c.attrs["model"] = model.charge_model
         c.attrs["json"] = json.dumps({"charges": model.charges, "qeq": model.qeq, "sigma": model.sigma,
@@ -189,25 +170,7 @@ def load_model(path):
             except KeyError as exc:
                 raise InputError(f"{path}: model file is incomplete: missing {exc}") from None
         try:
-            g = f["short_range"]
-            elements = json.loads(g.attrs["elements"])
-            functions, networks, statistics, atom_energies = {}, {}, {}, {}
-            for e in elements:
-                functions[e] = json.loads(f["short_range/functions"][e].attrs["json"])
-                eg = g["networks"][e]
-                sizes = json.loads(eg.attrs["layer_sizes"])
-                acts = json.loads(eg.attrs["activations"])
-                n_layers = len(sizes) - 1
-                weights = [eg[f"W{k}"][()] for k in range(n_layers)]
-                biases = [eg[f"b{k}"][()] for k in range(n_layers)]
-                networks[e] = ElementNetwork(sizes, acts, weights, biases)
-                if "statistics" in eg:
-                    statistics[e] = eg["statistics"][()]
-                if bool(eg.attrs.get("has_atom_energy", False)):
-                    atom_energies[e] = float(eg.attrs["atom_energy"])
-            nets = ElementNetworks(networks, g.attrs["scaling_mode"], statistics or None, g.attrs["scale_min"],
-                                   g.attrs["scale_max"], atom_energies, g.attrs["mean_energy"],
-                                   g.attrs["conv_energy"], g.attrs["conv_length"])
+            elements, functions, nets = _read_networks(f["short_range"])
             charges = json.loads(f["charges"].attrs["json"])
             model = HybridModel(N2P2Model(elements=elements, symmetry_functions=functions, networks=nets),
                                 charge_model=str(f["charges"].attrs["model"]), charges=charges["charges"],

@@ -188,6 +188,16 @@ def sort_symmetry_functions(functions) -> list:
     return sorted(range(len(functions)), key=lambda i: sort_key(functions[i]))
 
 
+def function_columns(elements, symmetry_functions) -> dict:
+    """Element -> the columns of its functions when all elements' functions are laid out in ``elements`` order."""
+    out, start = {}, 0
+    for e in elements:
+        n = len(symmetry_functions[e])
+        out[e] = np.arange(start, start + n, dtype=np.int64)
+        start += n
+    return out
+
+
 @dataclass
 class N2P2Model:
     """Neutral description of an n2p2 short-range model, in Å and eV.
@@ -231,12 +241,7 @@ class N2P2Model:
 
         Pass as ``columns`` to ``ElementNetworks.energies_and_gradients``.
         """
-        out, start = {}, 0
-        for e in self.elements:
-            n = len(self.symmetry_functions[e])
-            out[e] = np.arange(start, start + n, dtype=np.int64)
-            start += n
-        return out
+        return function_columns(self.elements, self.symmetry_functions)
 
 
 # ----------------------------------------------------------------------------------------
@@ -628,27 +633,7 @@ def read_n2p2(directory, length_unit="Angstrom", energy_unit="eV", input_file="i
     conv_length /= L
 
     # Architecture: global keywords, one network shape for all elements.
-    number, value = one_value("global_hidden_layers_short")
-    n_hidden = _int(path, number, value, "global_hidden_layers_short")
-    if n_hidden < 1:
-        raise InputError(f"{path}:{number}: global_hidden_layers_short must be >= 1, got {n_hidden}")
-    number, nodes = need("global_nodes_short")
-    if len(nodes) != n_hidden:
-        raise InputError(f"{path}:{number}: global_nodes_short needs {n_hidden} numbers "
-                         f"(global_hidden_layers_short), got {len(nodes)}")
-    hidden = [_int(path, number, v, "number of nodes") for v in nodes]
-    if min(hidden) < 1:
-        raise InputError(f"{path}:{number}: every hidden layer needs at least one node")
-    number, letters = need("global_activation_short")
-    if len(letters) != n_hidden + 1:
-        raise InputError(f"{path}:{number}: global_activation_short needs {n_hidden + 1} letters "
-                         f"(hidden layers and output), got {len(letters)}")
-    activations = []
-    for letter in letters:
-        if letter not in N2P2_LETTERS:
-            raise InputError(f"{path}:{number}: unknown activation {letter!r}; expected one of "
-                             + ", ".join(f"{k} ({v})" for k, v in N2P2_LETTERS.items()))
-        activations.append(N2P2_LETTERS[letter])
+    hidden, activations = _read_architecture(path, single, "short")
 
     extra = 1 if generation == 4 else 0  # the charge neuron of a 4G short-range network
     networks = {}
