@@ -180,8 +180,11 @@ class ChargeSolver:
         return sigma
 
     # ------------------------------------------------------------------ the solve
-    def dense_matrix(self, system, neighbors=None):
+    def dense_matrix(self, system, neighbors=None, always=False):
         """A_vv + J as a dense matrix, eV/e^2, or None when it is not cached.
+
+        ``always``: build it whatever the atoms do (a fixed geometry, e.g. a training frame);
+        the solve itself keeps using it only under the conditions below.
 
         When every variable atom is frozen (electrodes that do not move, no QEq atoms), the
         matrix depends only on their positions, the cell, the widths and the Ewald parameters,
@@ -192,8 +195,8 @@ class ChargeSolver:
         neutralising background and the slab correction's second derivatives.
         """
         v = self.variable
-        if (not self.cache_matrix or v.size > self.DENSE_MAX or not np.all(system.frozen[v])
-                or np.any(self.kind[v] == 1)):
+        if not always and (not self.cache_matrix or v.size > self.DENSE_MAX or not np.all(system.frozen[v])
+                           or np.any(self.kind[v] == 1)):
             return None
         ew = self.ewald
         ew._ensure_setup(system)
@@ -228,6 +231,41 @@ class ChargeSolver:
         a[np.diag_indices_from(a)] += self._hardness[v]
         self._dense, self._dense_key = 0.5 * (a + a.T), key
         return self._dense
+
+    def dense_matrix_gradient(self, system, neighbors=None):
+        """D_ij = dA_ij/dx_i among the variable atoms, eV/(e^2 Å), shape (n_variable, n_variable, 3).
+
+        The position derivative of :meth:`dense_matrix` (the hardness is constant). Every term
+        of A_ij depends on x_i - x_j only, so dA_ij/dx_j = -D_ij and D_ii = 0: the reciprocal
+        part -2 sum_k w_k k sin(k . (x_i - x_j)), the slab part -(4 pi k_e / V) (z_i - z_j) e_z
+        and the real-space kernel's derivative. With it, the Jacobian of the potentials
+        phi = A q at fixed q is dphi_i/dx_k = -D_ik q_k (k != i) and sum_j D_ij q_j (k = i).
+        """
+        v = self.variable
+        ew = self.ewald
+        ew._ensure_setup(system)
+        p = ew.params
+        pos_v = np.ascontiguousarray(system.positions[v])
+        phase = pos_v @ ew._kvec.T
+        c, s_ = np.cos(phase), np.sin(phase)
+        D = np.empty((v.size, v.size, 3))
+        for a in range(3):
+            wk = ew._weight * ew._kvec[:, a]
+            D[:, :, a] = -2.0 * ((s_ * wk) @ c.T - (c * wk) @ s_.T)
+        if p.slab:
+            z = pos_v[:, 2]
+            D[:, :, 2] -= (KE * 4.0 * math.pi / p.volume) * (z[:, None] - z[None, :])
+        nl = ew._neighbors(system, neighbors)
+        first, neigh, shifts = nl.full
+        slot = np.full(system.n_atoms, -1, dtype=np.int64)
+        slot[v] = np.arange(v.size)
+        r_on, r_off = ew.switch if ew.switch else (0.0, 0.0)
+        ewald_kernels.dense_real_space_gradient(np.ascontiguousarray(system.positions),
+                                                np.ascontiguousarray(system.cell), np.ascontiguousarray(ew._sigma),
+                                                first, neigh, shifts, slot, p.alpha, p.r_cut, r_on, r_off, KE, D)
+        idx = np.arange(v.size)
+        D[idx, idx, :] = 0.0
+        return D
 
     def _apply(self, system, neighbors, d_variable):
         """(A_vv + J) d for d on the variable atoms."""

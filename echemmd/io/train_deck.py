@@ -99,11 +99,14 @@ KEYS: tuple[Key, ...] = (
         description="Inner cutoff as a fraction of r_c."),
     Key("network", "hidden", "list[int]", [25, 25], min=1, description="Neurons of each hidden layer."),
     Key("network", "activation", "str", "tanh", choices=HIDDEN_ACTIVATIONS, description="Hidden activation."),
-    Key("charges", "model", "str", "none", choices=("none", "fixed", "qeq"),
+    Key("charges", "model", "str", "none", choices=("none", "fixed", "qeq", "4g"),
         description="`none`: short range only; `fixed`: a charge per element (`charges`); `qeq`: charge "
                     "equilibration with `qeq` (elements without QEq parameters keep a fixed charge from "
                     "`charges`: e.g. a metal with J = 0, an equipotential at the frame's total charge, "
-                    "beside a fixed-charge electrolyte)."),
+                    "beside a fixed-charge electrolyte); `4g`: a fourth-generation model (docs/4g.md): "
+                    "electronegativity networks and hardness fitted to the frames' reference charges, "
+                    "then short-range networks that also read the charge (`sigma` per element; "
+                    "`[switch]` screens the pair Coulomb the networks learn)."),
     Key("charges", "charges", "table", None, unit="e",
         description='Fixed charge per element, e.g. `{ Na = 1.0, Cl = -1.0 }` (with `qeq`: the elements '
                     'that have no QEq parameters).'),
@@ -111,6 +114,15 @@ KEYS: tuple[Key, ...] = (
         description="Gaussian width per element (absent or 0: point charge; QEq needs > 0)."),
     Key("charges", "qeq", "table", None,
         description='Per element `{ chi = eV/e, J = eV/e^2 }`, e.g. `{ O = { chi = 8.5, J = 12.0 } }`.'),
+    Key("charges", "hardness", "table", None, unit="eV/e^2",
+        description="`4g`: starting hardness J per element (default 10; an element started at 0 stays "
+                    "at 0, a metal)."),
+    Key("charges", "fit_hardness", "bool", True, description="`4g`: fit the hardness with the electronegativities."),
+    Key("charges", "hidden", "list[int]", None, min=1,
+        description="`4g`: hidden layers of the electronegativity networks (default: `network.hidden`)."),
+    Key("charges", "epochs", "int", 200, min=1,
+        description="`4g`: iterations (L-BFGS) or passes (Adam) of the charge fit, with `training`'s "
+                    "optimizer and patience."),
     Key("charges", "accuracy", "float", 1e-6, min=0.0, min_inclusive=False,
         description="Relative accuracy of the Ewald sum used for the long-range part."),
     Key("switch", "r_on", "float", REQUIRED, unit="Å", min=0.0, description="Switch starts."),
@@ -225,7 +237,7 @@ def loads_train_deck(text, base_dir=".", source="<string>", overrides=None, path
 def _check_charges(data, ctx):
     ch = data["charges"]
     model = ch["model"]
-    for key in ("charges", "sigma"):
+    for key in ("charges", "sigma", "hardness"):
         for el, v in (ch[key] or {}).items():
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 ctx.error(_join(f"charges.{key}", el), f"must be a number, got {v!r}")
@@ -236,6 +248,18 @@ def _check_charges(data, ctx):
         ctx.error("charges.charges", 'model = "fixed" needs a charge per element')
     if model == "qeq" and not ch["qeq"]:
         ctx.error("charges.qeq", 'model = "qeq" needs chi and J per element')
+    if model == "4g":
+        if not ch["sigma"]:
+            ctx.error("charges.sigma", 'model = "4g" needs a Gaussian width per element')
+        for key in ("charges", "qeq"):
+            if ch[key]:
+                ctx.error(f"charges.{key}", 'is not used by model = "4g" (its charges come from the '
+                          "electronegativity networks); remove it")
+    else:
+        for key in ("hardness", "hidden"):
+            if ch[key]:
+                ctx.warnings.append(f"{ctx.source}: charges.{key} is ignored because charges.model = \"{model}\" "
+                                    "(it applies to model = \"4g\")")
     if model != "none" and data["switch"] is None:
         ctx.error("switch", f'charges.model = "{model}" needs a [switch] (r_on, r_off): without it the '
                   "short-range Coulomb would be counted by the networks and by the Ewald sum")

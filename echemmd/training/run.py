@@ -101,6 +101,124 @@ def _charge_template(deck, elements):
         raise InputError(f"{deck.source}: [charges]: {exc}") from None
 
 
+def _descriptor_values(trainer, frames, digest, cache):
+    """Symmetry functions of every frame of one data file, through the cache; (list, from_cache)."""
+    from echemmd.neighbors import NeighborList
+
+    key = "G_" + _cache_key(digest, trainer.functions)
+    g = cache.load(key, len(frames))
+    if g is not None:
+        return g["G"], True
+    out = []
+    for fr in frames:
+        nl = NeighborList(trainer.cutoff, skin=0.0)
+        nl.build(fr.positions, fr.cell, fr.pbc)
+        out.append(trainer.descriptors._values(fr.positions, fr.cell, fr.numbers,
+                                               tuple(np.ascontiguousarray(a) for a in nl.full)))
+    cache.store(key, {"G": out})
+    return out, False
+
+
+def _prepare_fourthgen(deck, trainer, groups, cache, stream, progress_stream):
+    """Both stages' data of a 4G training: the charge fit (stage 1) and the short-range frames.
+
+    Parameters
+    ----------
+    groups : list of (frames, digest, {set name: indices})
+        The data files and which of their frames go to "train", "validation" and "test".
+
+    Returns
+    -------
+    dict set name -> list of PreparedFrame, and a namespace ``charge`` (trainer, theta,
+    metrics per set, ChargeFrames per set, history, seconds).
+    """
+    from echemmd.training.fourthgen import ChargeTrainer, frame_response
+
+    ch, t, sw = deck["charges"], deck["training"], deck["switch"]
+    screening = (sw["r_on"], sw["r_off"])
+    hidden = ch["hidden"] or deck["network"]["hidden"]
+    ct = ChargeTrainer(trainer.functions, ch["sigma"], hidden, deck["network"]["activation"], t["seed"],
+                       ch["hardness"], ch["fit_hardness"], ch["accuracy"])
+    t0 = time.perf_counter()
+    charge_sets = {"train": [], "validation": [], "test": []}
+    frame_sets = {"train": [], "validation": [], "test": []}
+    g_sets = {"train": [], "validation": [], "test": []}
+    for frames, digest, parts in groups:
+        G, hit = _descriptor_values(trainer, frames, digest, cache)
+        cf = ct.prepare(frames, cached_G=G)
+        for name, idx in parts.items():
+            charge_sets[name] += [cf[i] for i in idx]
+            frame_sets[name] += [frames[i] for i in idx]
+            g_sets[name] += [G[i] for i in idx]
+        print(f"  {len(frames)} frames: descriptors {'from cache' if hit else 'computed'}, Coulomb matrices "
+              f"({time.perf_counter() - t0:.1f} s)", file=stream)
+    # Stage 1: electronegativities and hardness.
+    theta0 = ct.initialize(charge_sets["train"])
+    m0 = ct.metrics(theta0, charge_sets["train"])
+    print(f"  stage 1, charges: element-constant electronegativities give {m0.charge_rmse * MEV:.1f} me RMSE "
+          f"(train); networks {list(hidden)} {deck['network']['activation']}, {ct.n_parameters} parameters",
+          file=stream)
+    key_q = "Q4G_" + _cache_key([g[1] for g in groups], [{k: list(map(int, v)) for k, v in g[2].items()}
+                                                          for g in groups], trainer.functions, ch,
+                                hidden, deck["network"]["activation"], t["seed"], t["optimizer"], t["batch_size"],
+                                t["learning_rate"], t["lr_decay"], t["lr_min"], t["patience"])
+    got = cache.load(key_q, 1)
+    t1 = time.perf_counter()
+    history = []
+    if got is not None:
+        theta_q = got["theta"][0]
+        print("  stage 1 from cache", file=stream)
+    else:
+        schedule = Schedule(t["optimizer"], ch["epochs"], t["batch_size"], t["learning_rate"], t["lr_decay"],
+                            t["lr_min"], t["patience"], t["seed"])
+        last = [-1]
+
+        def on_epoch(rec):
+            history.append(rec)
+            pct = int(10 * rec.epoch / max(ch["epochs"], 1))
+            if pct != last[0]:
+                last[0] = pct
+                v = rec.validation or rec.train
+                print(f"charge epoch {rec.epoch:>4d}/{ch['epochs']}  q RMSE {v.charge_rmse * MEV:7.2f} me "
+                      f"({'val' if rec.validation else 'train'})", file=progress_stream, flush=True)
+
+        theta_q, history, _stopped = fit(ct, theta0, charge_sets["train"], charge_sets["validation"], schedule,
+                                         on_epoch)
+        cache.store(key_q, {"theta": [theta_q]})
+    charge = types.SimpleNamespace(trainer=ct, theta=theta_q, history=history, seconds=time.perf_counter() - t1,
+                                   metrics={k: ct.metrics(theta_q, v) if v else None for k, v in charge_sets.items()},
+                                   frames=charge_sets, screening=screening,
+                                   electronegativity=ct.electronegativity_networks(theta_q),
+                                   hardness=ct.hardness(theta_q), sigma=ct.sigma)
+    m = charge.metrics
+    print(f"  stage 1 done ({charge.seconds:.1f} s): q RMSE train {m['train'].charge_rmse * MEV:.1f} me"
+          + (f", validation {m['validation'].charge_rmse * MEV:.1f} me" if m["validation"] else "")
+          + "; J " + ", ".join(f"{e} {j:.3g}" for e, j in charge.hardness.items()) + " eV/e^2", file=stream)
+    # Stage 2: the fixed charges, E_elec, F_elec and the adjoint-force map of every frame.
+    prepared = {}
+    key_r = _cache_key(theta_q.tobytes().hex(), screening, ch["accuracy"])
+    t2 = time.perf_counter()
+    for name in ("train", "validation", "test"):
+        frames = frame_sets[name]
+        if not frames:
+            prepared[name] = []
+            continue
+        key = f"R4G_{name}_" + _cache_key(key_r, [fr.source for fr in frames], [g[1] for g in groups])
+        got = cache.load(key, len(frames))
+        if got is None:
+            parts = [frame_response(trainer.functions, charge.electronegativity, charge.hardness, charge.sigma,
+                                    screening, fr, ch["accuracy"]) for fr in frames]
+            got = {"q": [p[0] for p in parts], "energy": [np.array([p[1]]) for p in parts],
+                   "forces": [p[2] for p in parts], "response": [p[3] for p in parts]}
+            cache.store(key, got)
+        lr = [(float(e[0]), f, np.zeros((3, 3))) for e, f in zip(got["energy"], got["forces"])]
+        prepared[name] = trainer.prepare(frames, cached={"G": g_sets[name], "long_range": lr},
+                                         raw=[q[:, None] for q in got["q"]], response=got["response"])
+    print(f"  stage 2: charges, electrostatics and adjoint-force maps of the frames "
+          f"({time.perf_counter() - t2:.1f} s)", file=stream)
+    return prepared, charge
+
+
 def _cache_key(*parts) -> str:
     h = hashlib.sha256()
     for p in parts:
@@ -249,8 +367,15 @@ def _metrics_dict(m):
             "force_rmse_by_element_meV_per_A": {e: v * MEV for e, v in m.force_rmse_by_element.items()}}
 
 
-def write_report(path, metrics_train, metrics_val, info, metrics_test=None) -> dict:
-    """report.txt (a table) and report.json beside it."""
+def _charge_metrics_dict(m):
+    if m is None or m.n_frames == 0:
+        return None
+    return {"frames": m.n_frames, "charge_rmse_me": m.charge_rmse * MEV, "charge_mae_me": m.charge_mae * MEV,
+            "charge_rmse_by_element_me": {e: v * MEV for e, v in m.charge_rmse_by_element.items()}}
+
+
+def write_report(path, metrics_train, metrics_val, info, metrics_test=None, charges=None) -> dict:
+    """report.txt (a table) and report.json beside it; ``charges``: set name -> ChargeMetrics (4G)."""
     rows = [("train", _metrics_dict(metrics_train)), ("validation", _metrics_dict(metrics_val)),
             ("test", _metrics_dict(metrics_test))]
     lines = [f"echemmd {__version__} training report", ""]
@@ -265,8 +390,19 @@ def write_report(path, metrics_train, metrics_val, info, metrics_test=None) -> d
         lines.append(f"{name:<11}{d['frames']:>7d}{d['energy_rmse_meV_per_atom']:>11.3f}"
                      f"{d['energy_mae_meV_per_atom']:>11.3f}{d['force_rmse_meV_per_A']:>11.2f}"
                      f"{d['force_mae_meV_per_A']:>11.2f}  {el}")
+    charge_rows = {name: _charge_metrics_dict(m) for name, m in (charges or {}).items()}
+    if charges:
+        lines += ["", f"{'charges':<11}{'frames':>7}{'q RMSE':>11}{'q MAE':>11}  q RMSE by element",
+                  f"{'':<11}{'':>7}{'me':>11}{'me':>11}  me"]
+        for name, c in charge_rows.items():
+            if c is None:
+                continue
+            el = ", ".join(f"{e} {v:.1f}" for e, v in c["charge_rmse_by_element_me"].items())
+            lines.append(f"{name:<11}{c['frames']:>7d}{c['charge_rmse_me']:>11.2f}{c['charge_mae_me']:>11.2f}  {el}")
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
     out = {"info": info, **{name: d for name, d in rows}}
+    if charges:
+        out["charges"] = charge_rows
     Path(path).with_suffix(".json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     return out
 
@@ -309,6 +445,32 @@ def _plots(directory, history, trainer, theta, train, validation, test=()):
         fig.tight_layout()
         fig.savefig(directory / f"parity_{kind}.png", dpi=110)
         plt.close(fig)
+
+
+def _charge_parity(directory, charge):
+    """parity_charges.png: model against reference charges (4G stage 1)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.6, 4.4))
+    lo, hi = math.inf, -math.inf
+    for name, frames in charge.frames.items():
+        if not frames:
+            continue
+        ref = np.concatenate([f.charges for f in frames])
+        mod = np.concatenate(charge.trainer.charges(charge.theta, frames))
+        ax.plot(ref, mod, ".", ms=3, alpha=0.6, label=name)
+        lo, hi = min(lo, ref.min(), mod.min()), max(hi, ref.max(), mod.max())
+    if math.isfinite(lo):
+        ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
+    ax.set_xlabel("reference charge (e)")
+    ax.set_ylabel("model charge (e)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(directory / "parity_charges.png", dpi=110)
+    plt.close(fig)
 
 
 def _deck_fingerprint(deck) -> str:
@@ -404,9 +566,11 @@ def train(deck, stream=None, progress_stream=None, restart=None) -> TrainingResu
 
     elements = sorted({s for fr in frames_all + val_frames for s in fr.symbols}, key=lambda e: atomic_numbers[e])
     functions = _functions(deck, elements)
-    charge_model = _charge_template(deck, elements)
+    four_g = deck["charges"]["model"] == "4g"
+    charge_model = None if four_g else _charge_template(deck, elements)
     weights = LossWeights(t["energy_weight"], t["force_weight"], t["stress_weight"])
-    trainer = Trainer(functions, deck["network"]["hidden"], deck["network"]["activation"], weights, t["seed"])
+    trainer = Trainer(functions, deck["network"]["hidden"], deck["network"]["activation"], weights, t["seed"],
+                      raw_inputs=1 if four_g else 0)
     n_in = {e: len(functions[e]) for e in elements}
     print(f"echemmd {__version__} train: {deck.source}", file=stream)
     print(f"  data {d['train']}: {len(frames_all)} frames, elements {', '.join(elements)}; "
@@ -414,20 +578,39 @@ def train(deck, stream=None, progress_stream=None, restart=None) -> TrainingResu
     print(f"  {sum(n_in.values())} symmetry functions ({', '.join(f'{e} {n}' for e, n in n_in.items())}), "
           f"cutoff {trainer.cutoff:g} Å; networks {list(trainer.layer_sizes[elements[0]][1:-1])} "
           f"{deck['network']['activation']}, {trainer.n_parameters} parameters", file=stream)
-    print(f"  charge model {charge_model.charge_model}"
-          + (f", switch {charge_model.switch[0]:g}-{charge_model.switch[1]:g} Å (Delta learning: the long-range "
-             "part is subtracted from the references)" if charge_model.has_electrostatics else ""), file=stream)
+    if four_g:
+        sw = deck["switch"]
+        print(f"  charge model 4g: electronegativity networks and hardness from the reference charges, then "
+              f"short-range networks with the charge input; pair Coulomb screened {sw['r_on']:g}-{sw['r_off']:g} Å",
+              file=stream)
+    else:
+        print(f"  charge model {charge_model.charge_model}"
+              + (f", switch {charge_model.switch[0]:g}-{charge_model.switch[1]:g} Å (Delta learning: the long-range "
+                 "part is subtracted from the references)" if charge_model.has_electrostatics else ""), file=stream)
     cache = _Cache(directory / "descriptors.h5" if d["cache"] else None)
     digest = file_digest(d["train"])
     acc = deck["charges"]["accuracy"]
-    if d["validation"]:
+    charge = None
+    if four_g:
+        if d["validation"]:
+            groups = [(train_frames, digest, {"train": range(len(train_frames))}),
+                      (val_frames, digest_val, {"validation": range(len(val_frames))})]
+        else:
+            groups = [(frames_all, digest, {"train": i_tr, "validation": i_val})]
+        if d["test"]:
+            test_frames = read_dataset(d["test"], fmt)
+            groups.append((test_frames, file_digest(d["test"]), {"test": range(len(test_frames))}))
+        sets, charge = _prepare_fourthgen(deck, trainer, groups, cache, stream, progress_stream)
+        train_p, val_p, test_p = sets["train"], sets["validation"], sets["test"]
+    elif d["validation"]:
         train_p = _prepare(trainer, train_frames, digest, charge_model, acc, cache, stream)
         val_p = _prepare(trainer, val_frames, digest_val, charge_model, acc, cache, stream)
     else:
         all_p = _prepare(trainer, frames_all, digest, charge_model, acc, cache, stream)
         train_p, val_p = [all_p[i] for i in i_tr], [all_p[i] for i in i_val]
-    test_p = []
-    if d["test"]:
+    if not four_g:
+        test_p = []
+    if d["test"] and not four_g:
         test_frames = read_dataset(d["test"], fmt)
         test_p = _prepare(trainer, test_frames, file_digest(d["test"]), charge_model, acc, cache, stream)
     theta0 = trainer.initialize(train_p)
@@ -477,13 +660,19 @@ def train(deck, stream=None, progress_stream=None, restart=None) -> TrainingResu
         stopped = "interrupted"
     progress.close()
     best_epoch = min(history, key=lambda r: (r.validation or r.train).loss).epoch
-    model = HybridModel(trainer.short_range_model(best), charge_model=charge_model.charge_model,
-                        charges=charge_model.charges, qeq=charge_model.qeq, sigma=charge_model.sigma,
-                        switch=charge_model.switch,
-                        provenance={"source": "echemmd train", "version": __version__, "deck": deck.source,
-                                    "data": str(d["train"]), "data_sha256": digest, "seed": str(t["seed"]),
-                                    "optimizer": t["optimizer"], "best_epoch": str(best_epoch),
-                                    "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    provenance = {"source": "echemmd train", "version": __version__, "deck": deck.source,
+                  "data": str(d["train"]), "data_sha256": digest, "seed": str(t["seed"]),
+                  "optimizer": t["optimizer"], "best_epoch": str(best_epoch),
+                  "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    if four_g:
+        from echemmd.training.fourthgen import fourthgen_model
+
+        model = fourthgen_model(trainer.functions, charge.electronegativity, trainer.networks(best), charge.hardness,
+                                charge.sigma, charge.screening, provenance)
+    else:
+        model = HybridModel(trainer.short_range_model(best), charge_model=charge_model.charge_model,
+                            charges=charge_model.charges, qeq=charge_model.qeq, sigma=charge_model.sigma,
+                            switch=charge_model.switch, provenance=provenance)
     from echemmd.io.model import save_model
 
     model_path = save_model(directory / out["model"], model)
@@ -491,14 +680,22 @@ def train(deck, stream=None, progress_stream=None, restart=None) -> TrainingResu
     m_val = trainer.metrics(best, val_p) if val_p else None
     m_test = trainer.metrics(best, test_p) if test_p else None
     info = {"deck": deck.source, "data": d["train"], "model": str(model_path), "elements": ", ".join(elements),
-            "charge model": charge_model.charge_model, "optimizer": t["optimizer"], "epochs run": history[-1].epoch,
+            "charge model": "4g" if four_g else charge_model.charge_model, "optimizer": t["optimizer"],
+            "epochs run": history[-1].epoch,
             "best epoch": best_epoch, "stopped": stopped, "seconds": round(seconds, 1),
             "frames per second (loss + gradient)": round(
                 (history[-1].epoch - (resume.epoch if resume else 0)) * len(train_p) / seconds, 2)
             if seconds > 0 else None}
-    report = write_report(directory / out["report"], m_train, m_val, info, m_test)
+    if four_g:
+        info["hardness (eV/e^2)"] = ", ".join(f"{e} {j:.4g}" for e, j in charge.hardness.items())
+        info["charge stage"] = (f"{len(charge.history) - 1 if charge.history else 'cached'} epochs, "
+                                f"{charge.seconds:.1f} s")
+    report = write_report(directory / out["report"], m_train, m_val, info, m_test,
+                          charges=charge.metrics if four_g else None)
     if out["plots"]:
         _plots(directory, history, trainer, best, train_p, val_p, test_p)
+        if four_g:
+            _charge_parity(directory, charge)
     print((directory / out["report"]).read_text(encoding="utf-8"), file=stream)
     if stopped == "interrupted":
         print(f"  interrupted: the best model so far is written; continue with "
@@ -508,4 +705,5 @@ def train(deck, stream=None, progress_stream=None, restart=None) -> TrainingResu
           file=stream)
     return TrainingResult(model=model, model_path=model_path, train=m_train, validation=m_val, test=m_test,
                           history=history,
-                          stopped=stopped, report=report, trainer=trainer, theta=best)
+                          stopped=stopped, report=report, trainer=trainer, theta=best,
+                          prepared={"train": train_p, "validation": val_p, "test": test_p}, charge=charge)

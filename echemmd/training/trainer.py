@@ -77,6 +77,15 @@ class PreparedFrame:
         Target virial -V sigma_ref - W_LR, eV.
     long_range : tuple (energy, forces, virial)
         What was subtracted (zeros without a charge model), to report totals.
+    element_inputs : dict str -> float64 (N_e, n_inputs)
+        The network inputs of the atoms of each element: their symmetry functions, then the
+        raw inputs.
+    raw : float64 (N, n_raw) or None
+        Unscaled trailing network inputs (the atomic charges of a 4G model), e.
+    response : float64 (3N, N) or None
+        Forces (eV/Å, flattened) per unit of dE_i/draw_i (eV/e): the adjoint-force map of a 4G
+        model, F_adj = response @ (dE_short/dq) at the frame's fixed charges (see
+        :mod:`echemmd.training.fourthgen`). None: the raw inputs do not move the forces.
     """
 
     source: str
@@ -92,6 +101,8 @@ class PreparedFrame:
     virial: np.ndarray | None
     long_range: tuple
     element_inputs: dict = field(default_factory=dict)
+    raw: np.ndarray | None = None
+    response: np.ndarray | None = None
 
     @property
     def n_atoms(self) -> int:
@@ -130,9 +141,12 @@ class Trainer:
     weights : LossWeights
     seed : int
         Seeds the initial weights.
+    raw_inputs : int
+        Unscaled network inputs after the symmetry functions (1: the charge input of a 4G
+        short-range network), given per frame to :meth:`prepare`.
     """
 
-    def __init__(self, functions, hidden=(25, 25), activation="tanh", weights=LossWeights(), seed=0):
+    def __init__(self, functions, hidden=(25, 25), activation="tanh", weights=LossWeights(), seed=0, raw_inputs=0):
         from ase.data import atomic_numbers
 
         from echemmd.descriptors import SymmetryFunctions
@@ -156,7 +170,8 @@ class Trainer:
             n = len(self.functions[e])
             self.columns[e] = np.arange(start, start + n, dtype=np.int64)
             start += n
-        self.layer_sizes = {e: (len(self.functions[e]), *self.hidden, 1) for e in self.elements}
+        self.raw_inputs = int(raw_inputs)
+        self.layer_sizes = {e: (len(self.functions[e]) + self.raw_inputs, *self.hidden, 1) for e in self.elements}
         self.acts = [activation] * len(self.hidden) + ["linear"]
         # Packed kernel layout of each element's network and where its parameters live in theta.
         self._sizes, self._w_off, self._b_off, self._slices = {}, {}, {}, {}
@@ -184,7 +199,7 @@ class Trainer:
         self._scaling = None
 
     # ------------------------------------------------------------------ preparation
-    def prepare(self, frames, long_range_model=None, accuracy=1e-6, cached=None):
+    def prepare(self, frames, long_range_model=None, accuracy=1e-6, cached=None, raw=None, response=None):
         """Descriptors, neighbour lists and Delta-learning targets of every frame.
 
         Parameters
@@ -198,6 +213,10 @@ class Trainer:
         cached : dict or None
             ``{"G": [...], "long_range": [...]}`` from a descriptor cache; missing
             entries are computed.
+        raw : list of float64 (N, raw_inputs), optional
+            Per frame, the unscaled inputs (needed when ``raw_inputs`` > 0).
+        response : list of float64 (3N, N), optional
+            Per frame, the adjoint-force map of the raw input (``PreparedFrame.response``).
 
         Returns
         -------
@@ -208,6 +227,8 @@ class Trainer:
         known = set(self.elements)
         out = []
         cached = cached or {}
+        if self.raw_inputs and (raw is None or len(raw) != len(frames)):
+            raise InputError(f"the networks take {self.raw_inputs} unscaled input(s) per atom: give them per frame")
         for k, fr in enumerate(frames):
             for i, s in enumerate(fr.symbols):
                 if s not in known:
@@ -226,14 +247,24 @@ class Trainer:
             symbols = np.asarray(fr.symbols)
             rows = {e: np.flatnonzero(symbols == e) for e in self.elements}
             virial = None
-            if fr.stress is not None:
+            if fr.stress is not None and (response is None or response[k] is None):
                 virial = -fr.volume * fr.stress - w_lr
             pf = PreparedFrame(source=fr.source, symbols=symbols, positions=fr.positions, cell=fr.cell,
                                species=self.descriptors.species_index(fr.numbers), lists=lists, G=G, rows=rows,
                                energy=fr.energy - e_lr, forces=None if fr.forces is None else fr.forces - f_lr,
                                virial=virial, long_range=(e_lr, f_lr, w_lr))
+            if self.raw_inputs:
+                pf.raw = np.asarray(raw[k], dtype=np.float64).reshape(fr.n_atoms, self.raw_inputs)
+                if response is not None and response[k] is not None:
+                    pf.response = np.ascontiguousarray(response[k], dtype=np.float64)
+                    if pf.response.shape != (3 * fr.n_atoms, fr.n_atoms) or self.raw_inputs != 1:
+                        raise InputError(f"{fr.source}: the force response must be (3N, N) for one raw input, "
+                                         f"got {pf.response.shape}")
             for e in self.elements:
-                pf.element_inputs[e] = np.ascontiguousarray(G[np.ix_(rows[e], self.columns[e])])
+                X = G[np.ix_(rows[e], self.columns[e])]
+                if self.raw_inputs:
+                    X = np.hstack([X, pf.raw[rows[e]]])
+                pf.element_inputs[e] = np.ascontiguousarray(X)
             out.append(pf)
         return out
 
@@ -257,16 +288,7 @@ class Trainer:
         """
         if not frames:
             raise InputError("no training frames")
-        stats = {}
-        for e in self.elements:
-            blocks = [f.element_inputs[e] for f in frames if f.element_inputs[e].shape[0]]
-            if not blocks:
-                raise InputError(f"the training frames contain no atom of {e}, which the model has a network for")
-            X = np.concatenate(blocks)
-            sigma = X.std(axis=0)
-            sigma[sigma <= 1e-12 * np.maximum(1.0, np.abs(X.mean(axis=0)))] = 1.0
-            stats[e] = np.column_stack([X.min(axis=0), X.max(axis=0), X.mean(axis=0), sigma])
-        self.statistics = stats
+        self.statistics = self.input_statistics(frames)
         counts = np.array([[f.rows[e].size for e in self.elements] for f in frames], dtype=np.float64)
         energies = np.array([f.energy for f in frames])
         if atom_energies is None:
@@ -283,11 +305,35 @@ class Trainer:
         f_rms = float(np.sqrt(np.mean(np.concatenate([f.reshape(-1) for f in forces]) ** 2))) if forces else 0.0
         scale = math.sqrt(float(residual.std()) ** 2 + (0.5 * f_rms) ** 2)
         self.e_scale = scale if scale > 1e-6 else 1.0
-        self._scaling = {}
+        self._set_scaling()
+        return self.initial_weights()
+
+    def input_statistics(self, frames) -> dict:
+        """Per element, (G_min, G_max, G_mean, G_sigma) of its symmetry functions over ``frames``.
+
+        A function constant over the set gets sigma = 1 (it carries no information, and
+        scaling it by 1/0 would not).
+        """
+        stats = {}
         for e in self.elements:
-            st = stats[e]
-            n = st.shape[0]
-            self._scaling[e] = (np.zeros(n), 1.0 / st[:, 3], st[:, 2].copy())
+            blocks = [f.element_inputs[e] for f in frames if f.element_inputs[e].shape[0]]
+            if not blocks:
+                raise InputError(f"the training frames contain no atom of {e}, which the model has a network for")
+            X = np.concatenate(blocks)[:, :len(self.functions[e])]
+            sigma = X.std(axis=0)
+            sigma[sigma <= 1e-12 * np.maximum(1.0, np.abs(X.mean(axis=0)))] = 1.0
+            stats[e] = np.column_stack([X.min(axis=0), X.max(axis=0), X.mean(axis=0), sigma])
+        return stats
+
+    def set_output(self, statistics, atom_energies, e_scale):
+        """Fix the input scaling, the per-element offsets (eV) and the output scale (eV per unit)."""
+        self.statistics = statistics
+        self.atom_energies = {e: float(atom_energies[e]) for e in self.elements}
+        self.e_scale = float(e_scale)
+        self._set_scaling()
+
+    def initial_weights(self):
+        """Random weights: normal with variance 1/fan_in, biases 0 (seeded)."""
         rng = np.random.default_rng(self.seed)
         theta = np.empty(self.n_parameters)
         for e in self.elements:
@@ -298,6 +344,16 @@ class Trainer:
                 parts.append(np.zeros(sizes[l + 1]))
             theta[self._slices[e]] = np.concatenate(parts)
         return theta
+
+    def _set_scaling(self):
+        """Input scaling arrays of the kernels from ``statistics`` (raw inputs pass unscaled)."""
+        self._scaling = {}
+        k = self.raw_inputs
+        for e in self.elements:
+            st = self.statistics[e]
+            n = st.shape[0]
+            self._scaling[e] = (np.zeros(n + k), np.concatenate([1.0 / st[:, 3], np.ones(k)]),
+                                np.concatenate([st[:, 2], np.zeros(k)]))
 
     # ------------------------------------------------------------------ model
     def _packed(self, theta, e):
@@ -310,7 +366,7 @@ class Trainer:
                 for e in self.elements}
         return ElementNetworks(nets, scaling_mode="scale_sigma", statistics=self.statistics, scale_min=0.0,
                                scale_max=1.0, atom_energies=self.atom_energies, mean_energy=0.0,
-                               conv_energy=1.0 / self.e_scale)
+                               conv_energy=1.0 / self.e_scale, raw_inputs=self.raw_inputs)
 
     def short_range_model(self, theta):
         """An ``N2P2Model`` (elements, functions, networks) of parameters ``theta``."""
@@ -321,9 +377,10 @@ class Trainer:
 
     # ------------------------------------------------------------------ loss
     def _forward(self, theta, batch):
-        """Atomic energies and dE/dG of every frame of ``batch``, one network call per element."""
+        """Atomic energies, dE/dG and dE/draw of every frame of ``batch``, one network call per element."""
         energies = [np.zeros(f.n_atoms) for f in batch]
         dEdG = [np.zeros(f.G.shape) for f in batch]
+        dEdraw = [np.zeros((f.n_atoms, self.raw_inputs)) for f in batch]
         for e in self.elements:
             blocks = [f.element_inputs[e] for f in batch]
             n_e = [b.shape[0] for b in blocks]
@@ -335,23 +392,29 @@ class Trainer:
                                            self.atom_energies[e], True)
             pos = 0
             cols = self.columns[e]
+            n_g = cols.size
             for k, f in enumerate(batch):
                 n = n_e[k]
                 if n:
                     r = f.rows[e]
                     energies[k][r] = E[pos:pos + n]
-                    dEdG[k][np.ix_(r, cols)] = g[pos:pos + n]
+                    dEdG[k][np.ix_(r, cols)] = g[pos:pos + n, :n_g]
+                    if self.raw_inputs:
+                        dEdraw[k][r] = g[pos:pos + n, n_g:]
                 pos += n
-        return energies, dEdG
+        return energies, dEdG, dEdraw
 
     def _residuals(self, theta, batch):
         """Per frame: (dE, dF or None, dW or None, E_pred, F_pred, W_pred), model minus target."""
         tables = self.descriptors._tables
-        energies, dEdG = self._forward(theta, batch)
+        energies, dEdG, dEdraw = self._forward(theta, batch)
         out = []
-        for f, e_at, g in zip(batch, energies, dEdG):
+        for f, e_at, g, g_raw in zip(batch, energies, dEdG, dEdraw):
             first, nbrs, shifts = f.lists
             F, W = symmetry_function_forces(f.positions, f.cell, f.species, first, nbrs, shifts, tables, g)
+            if f.response is not None:
+                # The charge slopes of the networks act through the adjoint solve of the charges.
+                F = F + (f.response @ g_raw[:, 0]).reshape(-1, 3)
             E = float(e_at.sum())
             dF = None if f.forces is None else F - f.forces
             dW = None if f.virial is None else W - f.virial
@@ -387,18 +450,43 @@ class Trainer:
             return total
         tables = self.descriptors._tables
         n_cols = self.descriptors.n_functions
-        coef, tangents = [], []
+        coef, tangents, raw_tangents = [], [], []
         for f, (dE, dF, dW, *_r) in zip(batch, res):
             n = f.n_atoms
             coef.append(np.full(n, 2.0 * w.energy * dE / (n * n * B)))
             v = np.zeros((n, 3)) if dF is None or not w.force else -2.0 * w.force / (3 * n * B) * dF
             eps = np.zeros((3, 3)) if dW is None or not w.stress else -2.0 * w.stress / (9 * n * n * B) * dW
+            t_raw = np.zeros((n, self.raw_inputs))
+            if f.response is not None:
+                # d/dtheta of dF . (response @ dE/dq): the tangent of the charge input, -response^T v.
+                t_raw[:, 0] = -(f.response.T @ v.reshape(-1))
+            raw_tangents.append(t_raw)
             if dF is None and dW is None:
                 tangents.append(np.zeros((n, n_cols)))
                 continue
             first, nbrs, shifts = f.lists
             tangents.append(symmetry_function_jvp(f.positions, f.cell, f.species, first, nbrs, shifts, tables,
                                                   n_cols, np.ascontiguousarray(v), np.ascontiguousarray(eps)))
+        return total, self.parameter_gradient(theta, batch, coef, tangents, raw_tangents)
+
+    def parameter_gradient(self, theta, batch, coef, tangents=None, raw_tangents=None):
+        """d/dtheta of sum_f sum_i [c_fi E_fi + (dE_fi/dG_fi) . T_fi + (dE_fi/draw_fi) . Traw_fi].
+
+        Parameters
+        ----------
+        coef : list of float64 (N_f,)
+            Per frame, the coefficient of each atomic energy (loss per eV).
+        tangents : list of float64 (N_f, n_functions), optional
+            Per frame, the tangent of the symmetry functions (default zero).
+        raw_tangents : list of float64 (N_f, raw_inputs), optional
+            Per frame, the tangent of the raw inputs (default zero).
+
+        Returns
+        -------
+        float64 (n_parameters,)
+        """
+        from echemmd.network import unpack_packed
+
         grad = np.zeros(self.n_parameters)
         for e in self.elements:
             rows = [f.rows[e] for f in batch]
@@ -406,16 +494,22 @@ class Trainer:
                 continue
             cols = self.columns[e]
             X = np.concatenate([f.element_inputs[e] for f in batch])
-            T = np.ascontiguousarray(np.concatenate([t[np.ix_(r, cols)] for t, r in zip(tangents, rows)]))
+            blocks = []
+            for k, (f, r) in enumerate(zip(batch, rows)):
+                t = np.zeros((r.size, cols.size)) if tangents is None else tangents[k][np.ix_(r, cols)]
+                if self.raw_inputs:
+                    t_raw = (np.zeros((r.size, self.raw_inputs)) if raw_tangents is None
+                             else raw_tangents[k][r])
+                    t = np.hstack([t, t_raw])
+                blocks.append(t)
+            T = np.ascontiguousarray(np.concatenate(blocks))
             c = np.concatenate([cf[r] for cf, r in zip(coef, rows)])
             offset, factor, shift = self._scaling[e]
             sizes, acts, wts, w_off, b, b_off = self._packed(theta, e)
             _, _, d_w, d_b = network_parameter_gradient(X, T, c, offset, factor, shift, sizes, acts, wts, w_off, b,
                                                         b_off, self.e_scale, self.atom_energies[e])
-            from echemmd.network import unpack_packed
-
             grad[self._slices[e]] = unpack_packed(self.layer_sizes[e], d_w, d_b)
-        return total, grad
+        return grad
 
     # ------------------------------------------------------------------ evaluation
     def metrics(self, theta, frames, batch_size=64) -> Metrics:
@@ -441,7 +535,8 @@ class Trainer:
         de = np.array(de)
         df = np.concatenate(df) if df else np.array([np.nan])
         dw = np.concatenate(dw) if dw else np.array([np.nan])
-        rmse = {e: float(np.sqrt(np.mean(np.concatenate(v) ** 2))) for e, v in by_el.items() if v}
+        rmse = {e: float(np.sqrt(np.mean(np.concatenate(v) ** 2))) for e, v in by_el.items()
+                if sum(x.size for x in v)}
         return Metrics(loss=loss / len(frames), energy_rmse=float(np.sqrt(np.mean(de ** 2))),
                        energy_mae=float(np.mean(np.abs(de))), force_rmse=float(np.sqrt(np.mean(df ** 2))),
                        force_mae=float(np.mean(np.abs(df))), stress_rmse=float(np.sqrt(np.mean(dw ** 2))),
