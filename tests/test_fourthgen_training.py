@@ -274,3 +274,33 @@ def test_deck_errors(tmp_path, data_file):
     ct = ChargeTrainer(symmetry_function_set(["H", "O"], 4.0, "shifted", 2, 0, 0.8, "poly2"), SIGMA)
     with pytest.raises(InputError, match=r"water.extxyz:0: the frame has no reference charges"):
         ct.prepare(frames[:1])
+
+
+def test_ase_calculator_runs_a_4g_model_file(tmp_path):
+    """EchemmdCalculator of a 4G model file: the potential's energy, forces and charges, finite-difference forces."""
+    from echemmd.calculator import EchemmdCalculator
+    from echemmd.fourthgen import random_fourthgen_model
+    from echemmd.io.model import save_model
+    from test_fourthgen import water_box
+
+    atoms = water_box(n_mol=3, box=6.0, seed=4)
+    model = random_fourthgen_model(["H", "O"], atoms, r_c=3.5, seed=5, screening=(0.0, 3.0), screening_kind="poly2")
+    path = save_model(tmp_path / "m4g.h5", model)
+    atoms.info["total_charge"] = 0.0
+    atoms.calc = EchemmdCalculator(str(path), accuracy=1e-8)
+    e = atoms.get_potential_energy()
+    c = FourthGenPotential(model, total_charge=0.0, accuracy=1e-8).compute(System.from_atoms(atoms))
+    assert e == pytest.approx(c.energy, abs=1e-9)
+    np.testing.assert_allclose(atoms.get_forces(), c.forces, atol=1e-9)
+    assert abs(atoms.get_charges().sum()) < 1e-9 and np.abs(atoms.get_charges()).max() > 1e-3
+    h = 1e-4
+    x0 = atoms.positions.copy()
+    for atom, axis in [(0, 1), (5, 2)]:
+        energies = []
+        for sign in (1, -1):
+            atoms.positions = x0
+            atoms.positions[atom, axis] += sign * h
+            energies.append(atoms.get_potential_energy())
+        atoms.positions = x0
+        assert atoms.get_forces()[atom, axis] == pytest.approx(-(energies[0] - energies[1]) / (2 * h), rel=1e-6,
+                                                               abs=1e-7)
