@@ -292,7 +292,6 @@ class FourthGenPotential:
         e_short, grad = self.model.short_range.energies_and_gradients(system.symbols, Gq, columns=self.columns_q)
         dEdG = np.ascontiguousarray(grad[:, :self.n_functions])
         dEdq = grad[:, self.n_functions].copy()
-        f_short, w_short = self.descriptors.forces(system, nl, dEdG)
         # Electrostatics: the Ewald sum of the QEq matrix, without the Gaussian self energies and
         # with the pairs below r_out screened.
         phi, f_elec, w_elec, parts = self.ewald_q._evaluate(system, nl, q, True)
@@ -318,8 +317,8 @@ class FourthGenPotential:
         f_field = np.outer(q, self.field)
         w_field = np.einsum("ia,ib->ab", f_field, system.positions)
         energy = float(e_short.sum()) + e_elec + e_ext
-        forces = f_short + f_elec + f_field
-        virial = w_short + w_elec + w_field
+        forces = f_elec + f_field
+        virial = w_elec + w_field
         extra = {"e_short": float(e_short.sum()), "e_elec": e_elec}
         if self.adjoint:
             dEdq_total = dEdq + phi_elec - psi - field_potential
@@ -327,14 +326,19 @@ class FourthGenPotential:
             lam_v, info = self.solver.solve_adjoint(system, nl, dEdq_total[v])
             lam = np.zeros(n)
             lam[v] = lam_v
-            f_adj, w_adj = self.adjoint_forces(system, nl, q, lam, dchi)
+            # The descriptor terms of the short range and of the adjoint in one pass (both linear in dE/dG).
+            f_adj, w_adj = self.adjoint_forces(system, nl, q, lam, dchi, descriptor_weights=dEdG)
             forces = forces + f_adj
             virial = virial + w_adj
             extra["adjoint_iterations"] = info.iterations
+        else:
+            f_short, w_short = self.descriptors.forces(system, nl, dEdG)
+            forces = forces + f_short
+            virial = virial + w_short
         extra.update(self.solver.observables(system))
         return Contribution(energy, forces, virial, {self.name: energy}, extra)
 
-    def adjoint_forces(self, system, neighbors, q, lam, dchi):
+    def adjoint_forces(self, system, neighbors, q, lam, dchi, descriptor_weights=None):
         """d/dx [lambda . grad_q U(q, x)] at fixed q and lambda: forces (eV/Å) and virial (eV).
 
         Parameters
@@ -343,6 +347,8 @@ class FourthGenPotential:
             Charges and adjoint variables, e.
         dchi : array (N, n_functions)
             dchi_i/dG_i, V per unit of G.
+        descriptor_weights : array (N, n_functions), optional
+            dE/dG of another energy whose descriptor forces are added in the same pass.
         """
         # Coulomb: +d/dx (lam.A_Q.q) = -F[lam.A_Q.q], lam.A_Q.q = (E_Q(q + lam) - E_Q(q - lam)) / 2.
         _, f_plus, w_plus, _ = self.ewald_q._evaluate(system, neighbors, q + lam, True)
@@ -350,10 +356,12 @@ class FourthGenPotential:
         forces = -0.5 * (f_plus - f_minus)
         virial = -0.5 * (w_plus - w_minus)
         # Electronegativities of the QEq atoms: +d/dx sum_i lam_i chi_i(G_i(x)).
-        weights = np.where(self.solver.kind == 1, lam, 0.0)[:, None] * dchi
+        weights = -np.where(self.solver.kind == 1, lam, 0.0)[:, None] * dchi
+        if descriptor_weights is not None:
+            weights += descriptor_weights
         f_chi, w_chi = self.descriptors.forces(system, neighbors, np.ascontiguousarray(weights))
-        forces -= f_chi
-        virial -= w_chi
+        forces += f_chi
+        virial += w_chi
         # Field: grad_q U holds -E.r_i, so +d/dx gives -lam_i E.
         f_field = -np.outer(lam, self.field)
         forces += f_field
