@@ -62,6 +62,9 @@ class ForceField:
         self.charge_solver = charge_solver
         if charge_solver is not None and charge_solver not in self.terms:
             self.terms.append(charge_solver)
+        if neighbors is not None and hasattr(neighbors, "set_half") and self.terms:
+            # Half lists when every term reads only the half list (pair potentials).
+            neighbors.set_half(all(getattr(t, "neighbor_list", "full") == "half" for t in self.terms))
 
     @property
     def state_solver(self):

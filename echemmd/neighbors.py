@@ -126,15 +126,19 @@ class NeighborList:
     skin : float
         Verlet skin, Å. The list holds pairs closer than ``cutoff + skin``.
 
+    half : bool
+        Build half lists (each pair once): half the search and half the memory when every user
+        reads :attr:`half` (pair potentials). :attr:`full` is then derived on demand.
+
     Attributes
     ----------
     first, neighbors, shifts : arrays
-        The full list (CSR) of the last build; see :func:`build_neighbor_list`.
+        The list (CSR) of the last build, full or half; see :func:`build_neighbor_list`.
     n_builds : int
         Number of builds so far.
     """
 
-    def __init__(self, cutoff: float, skin: float = 1.0):
+    def __init__(self, cutoff: float, skin: float = 1.0, half: bool = False):
         if cutoff <= 0.0:
             raise NeighborListError(f"neighbour-list cutoff must be > 0 Å, got {cutoff}")
         if skin < 0.0:
@@ -146,7 +150,15 @@ class NeighborList:
         self._cell = None
         self._pbc = None
         self._half = None
+        self._full = None
+        self.is_half = bool(half)
         self.first = self.neighbors = self.shifts = None
+
+    def set_half(self, half: bool) -> None:
+        """Build half (True) or full lists from now on (the next update rebuilds if it changes)."""
+        if bool(half) != self.is_half:
+            self.is_half = bool(half)
+            self._reference = None
 
     @property
     def reference_positions(self):
@@ -180,11 +192,13 @@ class NeighborList:
         """Rebuild unconditionally."""
         positions = np.ascontiguousarray(positions, dtype=np.float64)
         self._check_cell(cell, pbc)
-        self.first, self.neighbors, self.shifts = build_neighbor_list(positions, cell, pbc, self.r_list)
+        self.first, self.neighbors, self.shifts = build_neighbor_list(positions, cell, pbc, self.r_list,
+                                                                      half=self.is_half)
         self._reference = positions.copy()
         self._cell = np.array(cell, dtype=np.float64)
         self._pbc = np.array(pbc, dtype=bool)
         self._half = None
+        self._full = None
         self.n_builds += 1
 
     def distance_bound(self, positions, cell) -> float:
@@ -211,11 +225,17 @@ class NeighborList:
     @property
     def full(self):
         """(first, neighbors, shifts) with every pair listed from both sides."""
-        return self.first, self.neighbors, self.shifts
+        if not self.is_half:
+            return self.first, self.neighbors, self.shifts
+        if self._full is None:
+            self._full = kernels.full_from_half(self.first, self.neighbors, self.shifts)
+        return self._full
 
     @property
     def half(self):
-        """(first, neighbors, shifts) with every pair listed once."""
+        """(first, neighbors, shifts) with every pair listed once (j > i, or j == i with a positive image)."""
+        if self.is_half:
+            return self.first, self.neighbors, self.shifts
         if self._half is None:
             self._half = kernels.half_from_full(self.first, self.neighbors, self.shifts)
         return self._half
@@ -223,7 +243,9 @@ class NeighborList:
     @property
     def n_pairs(self) -> int:
         """Number of pairs within the list cutoff (each counted once)."""
-        return 0 if self.neighbors is None else len(self.neighbors) // 2
+        if self.neighbors is None:
+            return 0
+        return len(self.neighbors) if self.is_half else len(self.neighbors) // 2
 
     def closest_pair(self, positions, cell):
         """(r_min Å, i, j) of the closest pair in the list for the given positions."""

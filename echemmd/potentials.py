@@ -33,7 +33,7 @@ def parse_pair_name(name: str) -> tuple:
 
 
 class PairPotential:
-    """A short-range pair potential over the full neighbour list.
+    """A short-range pair potential over the half neighbour list.
 
     Parameters
     ----------
@@ -54,6 +54,9 @@ class PairPotential:
     name : str
         Name of the energy term (default: the style).
     """
+
+    #: Reads only the half list: a force field of pair potentials alone builds half lists.
+    neighbor_list = "half"
 
     def __init__(self, style, coeffs, cutoff, shift=True, mixing="none", name=None):
         if style not in _REQUIRED:
@@ -137,7 +140,7 @@ class PairPotential:
                 self._lookup[system.numbers[system.symbols.index(s)]] = k
         types = self._lookup[system.numbers]
         style = kernels.LENNARD_JONES if self.style == "lj" else kernels.BORN_MAYER_HUGGINS
-        first, neigh, shifts = neighbors.full
+        first, neigh, shifts = neighbors.half
         e, f, w = kernels.pair_forces(style, system.positions, system.cell, types, self._params,
                                       first, neigh, shifts)
         return Contribution(e, f, w, {self.name: e})

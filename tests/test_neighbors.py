@@ -96,6 +96,37 @@ def test_half_from_full_equals_direct_half():
     assert 2 * len(nl.half[1]) == len(nl.neighbors)
 
 
+@pytest.mark.parametrize("pbc", [(True, True, True), (True, True, False)])
+def test_half_built_list_gives_the_full_list_on_demand(pbc):
+    """A half-built NeighborList: .half is the direct half list, .full the direct full list (own images too)."""
+    rng = np.random.default_rng(8)
+    cell = random_cell(rng, "triclinic")
+    positions = rng.uniform(0, 1, (25, 3)) @ cell
+    pbc = np.array(pbc)
+    r_cut = 1.3 * perpendicular_widths(cell).min()  # several images, an atom's own among them
+    nl = NeighborList(cutoff=r_cut, skin=0.0, half=True)
+    nl.build(positions, cell, pbc)
+    assert as_set(*nl.half) == as_set(*build_neighbor_list(positions, cell, pbc, r_cut, half=True))
+    assert as_set(*nl.full) == as_set(*build_neighbor_list(positions, cell, pbc, r_cut, half=False))
+    assert nl.n_pairs == len(nl.half[1])
+    assert nl.closest_pair(positions, cell)[0] == pytest.approx(_closest(positions, cell, pbc, r_cut))
+
+
+def _closest(positions, cell, pbc, r_cut):
+    nl = NeighborList(cutoff=r_cut, skin=0.0)
+    nl.build(positions, cell, pbc)
+    return nl.closest_pair(positions, cell)[0]
+
+
+def test_force_field_of_pair_potentials_builds_half_lists():
+    from echemmd.forcefield import ForceField
+    from echemmd.potentials import LennardJones
+
+    nl = NeighborList(cutoff=5.0, skin=0.5)
+    ForceField([LennardJones({"Ar-Ar": {"epsilon": 0.01, "sigma": 3.4}}, cutoff=5.0)], nl)
+    assert nl.is_half
+
+
 def test_matches_ase_neighbor_list():
     from ase.build import bulk
     from ase.neighborlist import neighbor_list

@@ -259,7 +259,7 @@ def echemmd_profile(sim, steps_timed, builds_timed, step_s):
     prof = {}
     prof["skin_check_s"] = part_time(lambda: nl.needs_rebuild(x, cell, pbc), 20)
     prof["list_build_s"] = part_time(lambda: nl.build(x, cell, pbc), rep)
-    first, neigh, shifts = nl.full
+    first, neigh, shifts = nl.half
     types = lj._lookup[system.numbers]
     prof["pair_kernel_s"] = part_time(
         lambda: pair_kernels.pair_forces(pair_kernels.LENNARD_JONES, x, cell, types, lj._params,

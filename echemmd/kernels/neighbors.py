@@ -196,6 +196,41 @@ def half_from_full(first, neighbors, shifts):
 
 
 @njit(cache=True)
+def full_from_half(first, neighbors, shifts):
+    """Both entries (i, j, S) and (j, i, -S) of every pair of a half list, in CSR order of i.
+
+    An atom's own images (j == i) appear with S and -S in its row, as in a built full list.
+    """
+    n = first.shape[0] - 1
+    counts = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        for p in range(first[i], first[i + 1]):
+            counts[i + 1] += 1
+            counts[neighbors[p] + 1] += 1
+    for i in range(n):
+        counts[i + 1] += counts[i]
+    fill = counts[:-1].copy()
+    out_j = np.empty(counts[n], dtype=neighbors.dtype)
+    out_s = np.empty((counts[n], 3), dtype=shifts.dtype)
+    for i in range(n):
+        for p in range(first[i], first[i + 1]):
+            j = neighbors[p]
+            q = fill[i]
+            out_j[q] = j
+            out_s[q, 0] = shifts[p, 0]
+            out_s[q, 1] = shifts[p, 1]
+            out_s[q, 2] = shifts[p, 2]
+            fill[i] += 1
+            q = fill[j]
+            out_j[q] = i
+            out_s[q, 0] = -shifts[p, 0]
+            out_s[q, 1] = -shifts[p, 1]
+            out_s[q, 2] = -shifts[p, 2]
+            fill[j] += 1
+    return counts, out_j, out_s
+
+
+@njit(cache=True)
 def max_displacement_sq(positions, reference):
     """Largest squared displacement of any atom since ``reference``, Å^2."""
     m = 0.0

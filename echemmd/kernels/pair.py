@@ -20,7 +20,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from echemmd.kernels.neighbors import _counts_pair, _pair_vector, sum_virials
+from echemmd.kernels.neighbors import _pair_vector, sum_virials
 
 LENNARD_JONES = 0
 BORN_MAYER_HUGGINS = 1
@@ -75,13 +75,12 @@ N_BLOCKS = 4
 
 @njit(cache=True, parallel=True)
 def pair_forces(style, positions, cell, types, params, first, neighbors, shifts):
-    """Energy, forces and virial of a pair potential over a full neighbour list, each pair once.
+    """Energy, forces and virial of a pair potential over a half neighbour list.
 
-    The full list holds every pair twice; only one entry of each pair is evaluated
-    (``_counts_pair``) and its force is added to both atoms (Newton's third law), which halves
-    the arithmetic. Atoms are split into ``N_BLOCKS`` fixed blocks, each writing into a force
-    buffer of its own (no races); the buffers are added in block order, so the result does not
-    depend on the thread count.
+    Each pair is listed once and its force is added to both atoms (Newton's third law).
+    Atoms are split into ``N_BLOCKS`` fixed blocks, each writing into a force buffer of its
+    own (no races); the buffers are added in block order, so the result does not depend on
+    the thread count.
 
     Parameters
     ----------
@@ -96,7 +95,7 @@ def pair_forces(style, positions, cell, types, params, first, neighbors, shifts)
     params : float64 (T, T, N_PARAMS)
         Per-pair parameters (see module docstring).
     first, neighbors, shifts :
-        Full neighbour list (CSR).
+        Half neighbour list (CSR, e.g. ``NeighborList.half``).
 
     Returns
     -------
@@ -129,8 +128,6 @@ def pair_forces(style, positions, cell, types, params, first, neighbors, shifts)
             f2 = 0.0
             for q in range(first[i], first[i + 1]):
                 j = neighbors[q]
-                if not _counts_pair(i, j, shifts[q]):
-                    continue
                 d0, d1, d2 = _pair_vector(positions, cell, i, j, shifts[q])
                 r2 = d0 * d0 + d1 * d1 + d2 * d2
                 e, g = _pair(style, r2, params[ti, types[j]])
