@@ -106,6 +106,8 @@ class ChargeSolver:
         Name of the energy term for chi, J, psi and the field.
     """
 
+    #: Reads the half list through the Ewald sum (the dense matrix derives the full list once).
+    neighbor_list = "half"
     #: Largest number of variable atoms for which the dense matrix is cached (8 bytes n^2: 200 MB).
     DENSE_MAX = 5000
 
@@ -512,6 +514,7 @@ class FieldOnly:
     """A uniform applied field on fixed charges (no charge solve): energy -sum q E.r, forces q E."""
 
     cutoff = 0.0
+    neighbor_list = "half"  # uses none
 
     def __init__(self, field, name="field"):
         self.field = np.asarray(field, dtype=np.float64).reshape(3)

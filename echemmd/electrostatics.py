@@ -128,6 +128,9 @@ class Ewald:
         Name of the energy term.
     """
 
+    #: The real-space sum reads the half list.
+    neighbor_list = "half"
+
     def __init__(self, accuracy=1e-6, alpha=None, r_cut=None, k_cut=None, slab_factor=3.0, sigma=None,
                  switch=None, name="coulomb"):
         if not (0.0 < accuracy < 1.0):
@@ -330,7 +333,7 @@ class Ewald:
 
         nl = getattr(self, "_own_list", None)
         if nl is None or nl.cutoff != self.params.r_cut:
-            nl = NeighborList(self.params.r_cut, skin=0.0)
+            nl = NeighborList(self.params.r_cut, skin=0.0, half=True)
             self._own_list = nl
         nl.update(system.positions, system.cell, system.pbc)
         return nl
@@ -350,7 +353,7 @@ class Ewald:
         self._ensure_setup(system)
         p = self.params
         nl = self._neighbors(system, neighbors)
-        first, neigh, shifts = nl.full
+        first, neigh, shifts = nl.half
         r_on, r_off = self.switch if self.switch else (0.0, 0.0)
         q = np.ascontiguousarray(charges, dtype=np.float64)
         phi_r, f_r, w_r = kernels.real_space(system.positions, system.cell, q, self._sigma, first, neigh, shifts,
@@ -436,7 +439,7 @@ class Ewald:
         q = np.ascontiguousarray(system.charges if charges is None else charges, dtype=np.float64)
         p = self.params
         nl = self._neighbors(system, neighbors)
-        first, neigh, shifts = nl.full
+        first, neigh, shifts = nl.half
         r_on, r_off = self.switch if self.switch else (0.0, 0.0)
         phi_r, _, _ = kernels.real_space(system.positions, system.cell, q, self._sigma, first, neigh, shifts,
                                          p.alpha, p.r_cut, r_on, r_off, KE, False)

@@ -694,7 +694,7 @@ def test_real_space_kernel_equals_a_brute_force_image_sum(n, box, sigma, switch)
     nl = NeighborList(p.r_cut, 0.0)
     nl.build(system.positions, system.cell, system.pbc)
     r_on, r_off = switch or (0.0, 0.0)
-    phi, forces, virial = kernels.real_space(system.positions, system.cell, system.charges, ew._sigma, *nl.full,
+    phi, forces, virial = kernels.real_space(system.positions, system.cell, system.charges, ew._sigma, *nl.half,
                                              p.alpha, p.r_cut, r_on, r_off, KE, True)
     x = system.positions
     m = int(np.ceil(p.r_cut / min(np.linalg.norm(cell, axis=1)))) + 2

@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from echemmd.kernels.neighbors import _counts_pair, _pair_vector, sum_virials
+from echemmd.kernels.neighbors import _pair_vector, sum_virials
 
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 N_CHUNKS = 32  # fixed, so the structure-factor sum does not depend on the thread count
@@ -77,11 +77,11 @@ N_BLOCKS = 4
 @njit(cache=True, parallel=True)
 def real_space(positions, cell, charges, sigma, first, neighbors, shifts, alpha, r_cut, r_on, r_off, ke,
                want_forces):
-    """Real-space sum over a full neighbour list, each pair once.
+    """Real-space sum over a half neighbour list (each pair once).
 
-    Only one list entry of each pair is evaluated (``_counts_pair``); its potential and force go
-    to both atoms. Atoms are split into ``N_BLOCKS`` fixed blocks writing into buffers of their
-    own, added in block order: no races, and results independent of the thread count.
+    Each pair's potential and force go to both atoms. Atoms are split into ``N_BLOCKS`` fixed
+    blocks writing into buffers of their own, added in block order: no races, and results
+    independent of the thread count.
 
     Parameters
     ----------
@@ -94,7 +94,7 @@ def real_space(positions, cell, charges, sigma, first, neighbors, shifts, alpha,
     sigma : float64 (N,)
         Gaussian widths, Å (0 for point charges).
     first, neighbors, shifts :
-        Full neighbour list (CSR); pairs beyond ``r_cut`` are skipped.
+        Half neighbour list (CSR, ``NeighborList.half``); pairs beyond ``r_cut`` are skipped.
     alpha : float
         Ewald splitting parameter, 1/Å.
     r_cut : float
@@ -140,8 +140,6 @@ def real_space(positions, cell, charges, sigma, first, neighbors, shifts, alpha,
             f2 = 0.0
             for q in range(first[i], first[i + 1]):
                 j = neighbors[q]
-                if not _counts_pair(i, j, shifts[q]):
-                    continue
                 qj = charges[j]
                 if qj == 0.0 and qi == 0.0 and not want_forces:
                     continue

@@ -261,19 +261,6 @@ def pair_vector(positions, cell, i, j, shift):
 _pair_vector = njit(inline="always")(pair_vector)
 
 
-@njit(inline="always")
-def _counts_pair(i, j, s):
-    """Whether list entry (i, j, image s) is the one of its pair that is computed (i < j, or the
-    image with the lexicographically positive shift for an atom's own images)."""
-    if j != i:
-        return j > i
-    if s[0] != 0:
-        return s[0] > 0
-    if s[1] != 0:
-        return s[1] > 0
-    return s[2] > 0
-
-
 @njit(cache=True)
 def sum_virials(virial_i):
     """Sum per-atom virials stored as (xx, yy, zz, yz, xz, xy) rows into a symmetric (3, 3), in atom order.
