@@ -94,3 +94,27 @@ def test_forces_are_the_gradient_of_the_energy_in_the_deck(flagship):
                 e.append(ff.compute(system).energy)
             assert -(e[0] - e[1]) / (2 * h) == pytest.approx(base.forces[i, a], abs=2e-4 + 1e-4 * abs(base.forces[i, a]))
     system.positions[:] = x0
+
+
+def test_4g_model_reproduces_its_side_by_side_report():
+    """The shipped 4G model, evaluated as a run evaluates it, gives the committed held-out numbers."""
+    import json
+    import sys
+
+    from echemmd.fourthgen import FourthGenModel
+    from echemmd.io.model import load_model
+
+    model = load_model(FLAGSHIP / "model_4g.h5")
+    assert isinstance(model, FourthGenModel) and model.elements == ["H", "O", "Na", "Cl", "Au"]
+    assert model.hardness["Au"] == 0.0 and model.provenance["deck"].endswith("train_4g.toml")
+    sys.path.insert(0, str(FLAGSHIP))
+    try:
+        from compare_models import errors, held_out
+    finally:
+        sys.path.remove(str(FLAGSHIP))
+    report = json.loads((FLAGSHIP / "report_4g_vs_2g.json").read_text())
+    frames = held_out()["test (MD)"]
+    got = errors(FLAGSHIP / "model_4g.h5", frames)
+    want = report["test (MD)"]["4G"]
+    for key in ("energy_rmse_meV_per_atom", "force_rmse_meV_per_A", "charge_rmse_me"):
+        assert got[key] == pytest.approx(want[key], rel=1e-6), key

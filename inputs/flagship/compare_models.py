@@ -54,6 +54,14 @@ def errors(model_path, frames):
             "charge_rmse_by_element_me": {s: rms(v) * MEV for s, v in dq.items()}}
 
 
+def _shown(path):
+    """A path relative to the repository when it lies inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(HERE.parents[1]))
+    except ValueError:
+        return str(path)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model-2g", default=str(HERE / "model.h5"))
@@ -64,7 +72,7 @@ def main(argv=None):
     results = {name: {"2G": errors(args.model_2g, frames), "4G": errors(args.model_4g, frames)}
                for name, frames in sets.items()}
     lines = ["The flagship models side by side on held-out frames (python inputs/flagship/compare_models.py)",
-             f"2G: {args.model_2g} (fixed electrolyte charges, QEq gold); 4G: {args.model_4g} "
+             f"2G: {_shown(args.model_2g)} (fixed electrolyte charges, QEq gold); 4G: {_shown(args.model_4g)} "
              "(electronegativity networks, charge equilibration)", "",
              f"{'set':<12}{'model':<7}{'frames':>7}{'E RMSE':>10}{'E MAE':>10}{'F RMSE':>10}{'F MAE':>10}"
              f"{'q RMSE':>10}  q RMSE by element",
