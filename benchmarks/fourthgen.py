@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/fourthgen.py             # 384 .. 49152 atoms; dense up to --dense-max (6912)
     python benchmarks/fourthgen.py --quick     # 384, 768, 1536
+    python benchmarks/fourthgen.py --replicas 8x4x4 --add   # one more size, merged into the result file
 
 Model and structure: n2p2's own 4G water model and its first structure (examples/nnp-predict/
 H2O_RPBE-D3_4G, 384 atoms, in tests/data/n2p2), replicated n1 x n2 x n3. A "step" moves every
@@ -43,7 +44,8 @@ from test_n2p2_4g import EXAMPLE, read_n2p2_structure  # noqa: E402  (the test's
 from echemmd.fourthgen import FourthGenPotential  # noqa: E402
 from echemmd.io.n2p2 import read_n2p2  # noqa: E402
 
-REPLICAS = [(1, 1, 1), (2, 1, 1), (2, 2, 1), (2, 2, 2), (3, 2, 2), (3, 3, 2), (3, 3, 3), (4, 4, 2), (4, 4, 4)]
+REPLICAS = [(1, 1, 1), (2, 1, 1), (2, 2, 1), (2, 2, 2), (3, 2, 2), (3, 3, 2), (3, 3, 3), (4, 4, 2), (4, 4, 4),
+            (8, 4, 4)]
 ACCURACY = 1e-6
 TOLERANCE = 1e-8
 
@@ -192,12 +194,22 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--dense-max", type=int, default=6912, help="largest N solved densely")
     parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--replicas", nargs="*", default=None, help="sizes as n1xn2xn3 (default: all)")
+    parser.add_argument("--add", action="store_true", help="merge the rows into the existing result file")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     replicas = REPLICAS[:3] if args.quick else REPLICAS
+    if args.replicas:
+        replicas = [tuple(int(v) for v in r.split("x")) for r in args.replicas]
     from benchmarks_common import machine
 
+    name = "fourthgen_quick" if args.quick else "fourthgen"
+    path = Path(args.out or Path(__file__).parent / "results" / f"{name}.json")
     rows = run(replicas, args.dense_max, args.steps)
+    if args.add and path.is_file():
+        new = {r["n_atoms"] for r in rows}
+        rows = sorted([r for r in json.loads(path.read_text())["sizes"] if r["n_atoms"] not in new] + rows,
+                      key=lambda r: r["n_atoms"])
     dense = [r for r in rows if "step_dense_s" in r]
     result = {"benchmark": "fourthgen_charge_solve", "model": "n2p2 examples/nnp-predict/H2O_RPBE-D3_4G",
               "ewald_accuracy": ACCURACY, "cg_tolerance_V": TOLERANCE, "machine": machine(),
@@ -205,8 +217,6 @@ def main(argv=None):
               "exponent_step_cg": exponent(rows, "step_cg_s"), "exponent_solves_cg": exponent(rows, "solves_cg_s"),
               "exponent_solves_dense": exponent(rows, "solves_dense_s"), "crossover_n_atoms": crossover(rows),
               "largest_dense": dense[-1] if dense else None}
-    name = "fourthgen_quick" if args.quick else "fourthgen"
-    path = Path(args.out or Path(__file__).parent / "results" / f"{name}.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2))
     plot(rows, path.with_suffix(".png"))
