@@ -229,7 +229,7 @@ class ChargeSolver:
         r_on, r_off = ew.switch if ew.switch else (0.0, 0.0)
         ewald_kernels.dense_real_space(np.ascontiguousarray(system.positions), np.ascontiguousarray(system.cell),
                                        np.ascontiguousarray(sig), first, neigh, shifts, slot, p.alpha, p.r_cut,
-                                       r_on, r_off, KE, a)
+                                       r_on, r_off, KE, a.reshape(a.shape[0], a.shape[1], 1), False)
         a[np.diag_indices_from(a)] += self._hardness[v]
         self._dense, self._dense_key = 0.5 * (a + a.T), key
         return self._dense
@@ -262,9 +262,9 @@ class ChargeSolver:
         slot = np.full(system.n_atoms, -1, dtype=np.int64)
         slot[v] = np.arange(v.size)
         r_on, r_off = ew.switch if ew.switch else (0.0, 0.0)
-        ewald_kernels.dense_real_space_gradient(np.ascontiguousarray(system.positions),
-                                                np.ascontiguousarray(system.cell), np.ascontiguousarray(ew._sigma),
-                                                first, neigh, shifts, slot, p.alpha, p.r_cut, r_on, r_off, KE, D)
+        ewald_kernels.dense_real_space(np.ascontiguousarray(system.positions), np.ascontiguousarray(system.cell),
+                                       np.ascontiguousarray(ew._sigma), first, neigh, shifts, slot, p.alpha, p.r_cut,
+                                       r_on, r_off, KE, D, True)
         idx = np.arange(v.size)
         D[idx, idx, :] = 0.0
         return D

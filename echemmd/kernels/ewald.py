@@ -321,21 +321,26 @@ def reciprocal_potential_forces(frac, charges, kidx, kvec, weight, sk, hmax, kma
 
 
 @njit(cache=True)
-def dense_real_space(positions, cell, sigma, first, neighbors, shifts, slot, alpha, r_cut, r_on, r_off, ke, out):
-    """Add the real-space part of the charge Hessian among the atoms with ``slot >= 0`` to ``out``.
+def dense_real_space(positions, cell, sigma, first, neighbors, shifts, slot, alpha, r_cut, r_on, r_off, ke, out,
+                     gradient):
+    """Add the real-space part of the charge Hessian (or its position derivative) among the atoms with ``slot >= 0``.
 
-    out[slot[i], slot[j]] += ke f(r_ij) for every list entry (i, j, image) with r < r_cut, f the
-    pair kernel of :func:`make_real_space_pair` (own images of an atom land on the diagonal).
-    Serial: the matrix is built once per electrode geometry.
+    For every list entry (i, j, image) with r < r_cut, f the pair kernel of
+    :func:`make_real_space_pair`: out[slot[i], slot[j], 0] += ke f(r_ij) (own images of an atom
+    land on the diagonal), or, with ``gradient``, out[slot[i], slot[j], :] += -ke f'(r) r_ij / r,
+    the derivative dA_ij/dx_i (r_ij = x_j + image - x_i; A_ij depends on x_i - x_j only, so
+    dA_ij/dx_j = -dA_ij/dx_i, and own images cancel in pairs). Serial: the matrix is built once
+    per geometry.
 
     Parameters
     ----------
     positions, cell, sigma, first, neighbors, shifts, alpha, r_cut, r_on, r_off, ke :
-        As for :func:`real_space`.
+        As for :func:`real_space` (a full list).
     slot : int64 (N,)
         Row of each atom in ``out``, -1 for atoms left out.
-    out : float64 (M, M)
-        eV/e^2, updated in place.
+    out : float64 (M, M, 1) or (M, M, 3)
+        eV/e^2, or eV/(e^2 Å) with ``gradient``; updated in place.
+    gradient : bool
     """
     for i in range(positions.shape[0]):
         si = slot[i]
@@ -351,42 +356,11 @@ def dense_real_space(positions, cell, sigma, first, neighbors, shifts, slot, alp
             if r >= r_cut:
                 continue
             gamma = math.sqrt(2.0 * (sigma[i] * sigma[i] + sigma[j] * sigma[j]))
-            f, _ = _real_space_pair(r, alpha, gamma, r_on, r_off)
-            out[si, sj] += ke * f
-
-
-@njit(cache=True)
-def dense_real_space_gradient(positions, cell, sigma, first, neighbors, shifts, slot, alpha, r_cut, r_on, r_off, ke,
-                              out):
-    """Add the real-space part of dA_ij/dx_i among the atoms with ``slot >= 0`` to ``out``.
-
-    The position derivative of :func:`dense_real_space`: for every list entry (i, j, image)
-    with r < r_cut, out[slot[i], slot[j]] += -ke f'(r) r_ij / r, r_ij = x_j + image - x_i
-    (A_ij depends on x_i - x_j only, so dA_ij/dx_j = -out[i, j]; own images cancel in pairs).
-
-    Parameters
-    ----------
-    positions, cell, sigma, first, neighbors, shifts, slot, alpha, r_cut, r_on, r_off, ke :
-        As for :func:`dense_real_space`.
-    out : float64 (M, M, 3)
-        eV/(e^2 Å), updated in place.
-    """
-    for i in range(positions.shape[0]):
-        si = slot[i]
-        if si < 0:
-            continue
-        for p in range(first[i], first[i + 1]):
-            j = neighbors[p]
-            sj = slot[j]
-            if sj < 0:
-                continue
-            d0, d1, d2 = _pair_vector(positions, cell, i, j, shifts[p])
-            r = math.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
-            if r >= r_cut:
-                continue
-            gamma = math.sqrt(2.0 * (sigma[i] * sigma[i] + sigma[j] * sigma[j]))
-            _, df = _real_space_pair(r, alpha, gamma, r_on, r_off)
-            c = -ke * df / r
-            out[si, sj, 0] += c * d0
-            out[si, sj, 1] += c * d1
-            out[si, sj, 2] += c * d2
+            f, df = _real_space_pair(r, alpha, gamma, r_on, r_off)
+            if gradient:
+                c = -ke * df / r
+                out[si, sj, 0] += c * d0
+                out[si, sj, 1] += c * d1
+                out[si, sj, 2] += c * d2
+            else:
+                out[si, sj, 0] += ke * f

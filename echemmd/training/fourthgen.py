@@ -209,8 +209,6 @@ class ChargeTrainer:
     # ------------------------------------------------------------------ preparation
     def prepare(self, frames, cached_G=None, coulomb=None) -> list:
         """ChargeFrames: descriptors (or ``cached_G``), Coulomb matrices (or ``coulomb``), reference charges."""
-        from echemmd.neighbors import NeighborList
-
         index = {e: k for k, e in enumerate(self.elements)}
         out = []
         for k, fr in enumerate(frames):
@@ -220,13 +218,7 @@ class ChargeTrainer:
                 if s not in index:
                     raise InputError(f"{fr.source}: atom {i} is {s}, an element the model has no network for "
                                      f"(the model has {', '.join(self.elements)})")
-            if cached_G is not None:
-                G = cached_G[k]
-            else:
-                nl = NeighborList(self.net.cutoff, skin=0.0)
-                nl.build(fr.positions, fr.cell, fr.pbc)
-                G = self.net.descriptors._values(fr.positions, fr.cell, fr.numbers,
-                                                 tuple(np.ascontiguousarray(a) for a in nl.full))
+            G = cached_G[k] if cached_G is not None else self.net.descriptor_values(fr)
             if coulomb is not None:
                 A = coulomb[k]
             else:

@@ -103,18 +103,11 @@ def _charge_template(deck, elements):
 
 def _descriptor_values(trainer, frames, digest, cache):
     """Symmetry functions of every frame of one data file, through the cache; (list, from_cache)."""
-    from echemmd.neighbors import NeighborList
-
     key = "G_" + _cache_key(digest, trainer.functions)
     g = cache.load(key, len(frames))
     if g is not None:
         return g["G"], True
-    out = []
-    for fr in frames:
-        nl = NeighborList(trainer.cutoff, skin=0.0)
-        nl.build(fr.positions, fr.cell, fr.pbc)
-        out.append(trainer.descriptors._values(fr.positions, fr.cell, fr.numbers,
-                                               tuple(np.ascontiguousarray(a) for a in nl.full)))
+    out = [trainer.descriptor_values(fr) for fr in frames]
     cache.store(key, {"G": out})
     return out, False
 

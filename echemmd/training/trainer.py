@@ -222,8 +222,6 @@ class Trainer:
         -------
         list of PreparedFrame
         """
-        from echemmd.neighbors import NeighborList
-
         known = set(self.elements)
         out = []
         cached = cached or {}
@@ -234,11 +232,8 @@ class Trainer:
                 if s not in known:
                     raise InputError(f"{fr.source}: atom {i} is {s}, an element the model has no network for "
                                      f"(the model has {', '.join(self.elements)})")
-            nl = NeighborList(self.cutoff, skin=0.0)
-            nl.build(fr.positions, fr.cell, fr.pbc)
-            lists = tuple(np.ascontiguousarray(a) for a in nl.full)
-            G = cached["G"][k] if cached.get("G") is not None else self.descriptors._values(
-                fr.positions, fr.cell, fr.numbers, lists)
+            lists = self.frame_lists(fr)
+            G = cached["G"][k] if cached.get("G") is not None else self.descriptor_values(fr, lists)
             if cached.get("long_range") is not None:
                 lr = cached["long_range"][k]
             else:
@@ -267,6 +262,19 @@ class Trainer:
                 pf.element_inputs[e] = np.ascontiguousarray(X)
             out.append(pf)
         return out
+
+    def frame_lists(self, frame):
+        """Full neighbour list (first, neighbors, shifts) of a frame within the descriptor cutoff."""
+        from echemmd.neighbors import NeighborList
+
+        nl = NeighborList(self.cutoff, skin=0.0)
+        nl.build(frame.positions, frame.cell, frame.pbc)
+        return tuple(np.ascontiguousarray(a) for a in nl.full)
+
+    def descriptor_values(self, frame, lists=None):
+        """Symmetry functions (N, n_functions) of a frame."""
+        return self.descriptors._values(frame.positions, frame.cell, frame.numbers,
+                                        self.frame_lists(frame) if lists is None else lists)
 
     # ------------------------------------------------------------------ initialisation
     def initialize(self, frames, atom_energies=None):
