@@ -16,6 +16,7 @@ import numpy as np
 from numba import njit, prange
 
 from echemmd.kernels.neighbors import _pair_vector, sum_virials
+from echemmd.kernels.special import _erfc_exp, erfc_exp
 
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 N_CHUNKS = 32  # fixed, so the structure-factor sum does not depend on the thread count
@@ -36,8 +37,8 @@ def switch(r, r_on, r_off):
     return x2 * x * (10.0 - 15.0 * x + 6.0 * x2), 30.0 * x2 * (1.0 - x) * (1.0 - x) / width
 
 
-def make_real_space_pair(switch_fn):
-    """Build the real-space pair kernel on a compiled ``switch`` (CPU or CUDA device function)."""
+def make_real_space_pair(switch_fn, erfc_exp_fn):
+    """Build the real-space pair kernel on a compiled ``switch`` and ``erfc_exp`` (CPU or CUDA device functions)."""
 
     def real_space_pair(r, alpha, gamma, r_on, r_off):
         """Real-space Ewald kernel of two Gaussian charges with the short-range switch.
@@ -45,29 +46,33 @@ def make_real_space_pair(switch_fn):
         f(r) = [S(r) erf(r / gamma) - erf(alpha r)] / r, in 1/Å, and df/dr in 1/Å^2.
         That is erfc(alpha r)/r - erfc(r/gamma)/r (the Gaussian-pair real-space
         term) minus (1 - S) erf(r/gamma)/r (the Coulomb the network already holds).
-        gamma = 0 means point charges (erf(r/gamma) = 1).
+        gamma = 0 means point charges (erf(r/gamma) = 1). Written with erfc, so that
+        S = 1 gives the difference of the two erfc terms without cancellation.
         """
         s, ds = switch_fn(r, r_on, r_off)
+        b, gb = erfc_exp_fn(alpha * r)
+        db = TWO_OVER_SQRT_PI * alpha * gb  # d erf(alpha r) / dr
         if gamma > 0.0:
-            a = math.erf(r / gamma)
-            da = TWO_OVER_SQRT_PI / gamma * math.exp(-(r * r) / (gamma * gamma))
+            inv_gamma = 1.0 / gamma
+            a, ga = erfc_exp_fn(r * inv_gamma)
+            da = TWO_OVER_SQRT_PI * inv_gamma * ga  # d erf(r / gamma) / dr
+            num = (s - 1.0) - s * a + b  # S erf(r/gamma) - erf(alpha r)
+            dnum = ds * (1.0 - a) + s * da - db
         else:
-            a = 1.0
-            da = 0.0
-        b = math.erf(alpha * r)
-        db = TWO_OVER_SQRT_PI * alpha * math.exp(-alpha * alpha * r * r)
+            num = (s - 1.0) + b
+            dnum = ds - db
         inv_r = 1.0 / r
-        f = (s * a - b) * inv_r
-        df = (ds * a + s * da - db) * inv_r - f * inv_r
+        f = num * inv_r
+        df = (dnum - f) * inv_r
         return f, df
 
     return real_space_pair
 
 
 _switch = njit(inline="always")(switch)
-_real_space_pair = njit(inline="always")(make_real_space_pair(_switch))
+_real_space_pair = njit(inline="always")(make_real_space_pair(_switch, _erfc_exp))
 #: The pair kernel as plain Python (for tests and tools).
-real_space_pair = make_real_space_pair(switch)
+real_space_pair = make_real_space_pair(switch, erfc_exp)
 
 
 #: Fixed number of atom blocks of :func:`real_space` (see ``kernels.pair.N_BLOCKS``).
@@ -148,7 +153,8 @@ def real_space(positions, cell, charges, sigma, first, neighbors, shifts, alpha,
                 if r2 >= rc2:
                     continue
                 r = math.sqrt(r2)
-                gamma = math.sqrt(2.0 * (si2 + sigma[j] * sigma[j]))
+                s2 = si2 + sigma[j] * sigma[j]
+                gamma = math.sqrt(2.0 * s2) if s2 > 0.0 else 0.0
                 f, df = _real_space_pair(r, alpha, gamma, r_on, r_off)
                 p += qj * f
                 phi[j] += qi * f

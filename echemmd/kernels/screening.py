@@ -16,6 +16,7 @@ import numpy as np
 from numba import njit
 
 from echemmd.kernels.neighbors import _pair_vector
+from echemmd.kernels.special import _erfc_exp
 
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
@@ -76,8 +77,9 @@ def screened_pairs(positions, cell, charges, sigma, first, neighbors, shifts, r_
             s, ds = _screening(r, r_in, r_out, kind)
             gamma = math.sqrt(2.0 * (sigma[i] * sigma[i] + sigma[j] * sigma[j]))
             if gamma > 0.0:
-                a = math.erf(r / gamma)
-                da = TWO_OVER_SQRT_PI / gamma * math.exp(-(r * r) / (gamma * gamma))
+                ca, ga = _erfc_exp(r / gamma)
+                a = 1.0 - ca
+                da = TWO_OVER_SQRT_PI / gamma * ga
             else:
                 a = 1.0
                 da = 0.0
