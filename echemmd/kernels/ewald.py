@@ -205,26 +205,77 @@ def real_space(positions, cell, charges, sigma, first, neighbors, shifts, alpha,
 
 
 @njit(inline="always")
-def _phase_tables(frac_j, hmax, kmax, lmax, ex, ey, ez):
-    """exp(2 pi i m s) for m = 0..hmax along a, -kmax..kmax along b, -lmax..lmax along c, by recurrence."""
+def _phase_tables(frac_j, hmax, kmax, lmax, xr, xi, yr, yi, zr, zi):
+    """exp(2 pi i m s) for m = 0..hmax along a, -kmax..kmax along b, -lmax..lmax along c, by recurrence.
+
+    Real and imaginary parts in separate arrays, so that the loops over l below vectorise.
+    """
     two_pi = 2.0 * math.pi
-    base_x = complex(math.cos(two_pi * frac_j[0]), math.sin(two_pi * frac_j[0]))
-    base_y = complex(math.cos(two_pi * frac_j[1]), math.sin(two_pi * frac_j[1]))
-    base_z = complex(math.cos(two_pi * frac_j[2]), math.sin(two_pi * frac_j[2]))
-    ex[0] = 1.0
+    cx = math.cos(two_pi * frac_j[0])
+    sx = math.sin(two_pi * frac_j[0])
+    cy = math.cos(two_pi * frac_j[1])
+    sy = math.sin(two_pi * frac_j[1])
+    cz = math.cos(two_pi * frac_j[2])
+    sz = math.sin(two_pi * frac_j[2])
+    xr[0] = 1.0
+    xi[0] = 0.0
     for m in range(1, hmax + 1):
-        ex[m] = ex[m - 1] * base_x
-    ey[kmax] = 1.0
+        xr[m] = xr[m - 1] * cx - xi[m - 1] * sx
+        xi[m] = xr[m - 1] * sx + xi[m - 1] * cx
+    yr[kmax] = 1.0
+    yi[kmax] = 0.0
     for m in range(1, kmax + 1):
-        ey[kmax + m] = ey[kmax + m - 1] * base_y
-        ey[kmax - m] = ey[kmax + m].conjugate()
-    ez[lmax] = 1.0
+        a = yr[kmax + m - 1]
+        b = yi[kmax + m - 1]
+        yr[kmax + m] = a * cy - b * sy
+        yi[kmax + m] = a * sy + b * cy
+        yr[kmax - m] = yr[kmax + m]
+        yi[kmax - m] = -yi[kmax + m]
+    zr[lmax] = 1.0
+    zi[lmax] = 0.0
     for m in range(1, lmax + 1):
-        ez[lmax + m] = ez[lmax + m - 1] * base_z
-        ez[lmax - m] = ez[lmax + m].conjugate()
+        a = zr[lmax + m - 1]
+        b = zi[lmax + m - 1]
+        zr[lmax + m] = a * cz - b * sz
+        zi[lmax + m] = a * sz + b * cz
+        zr[lmax - m] = zr[lmax + m]
+        zi[lmax - m] = -zi[lmax + m]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
+def k_groups(kidx):
+    """Runs of k-vectors with one (h, k) and consecutive l.
+
+    The k-vector list comes grouped by (h, k) with l increasing by one (a sphere cut of a box
+    meshed with l fastest: each (h, k) line meets the sphere in one interval).
+
+    Returns
+    -------
+    int64 (G + 1, 4)
+        Row g: h, k, the first l and the index of the first vector of run g; row G holds the
+        end index in column 3.
+    """
+    nk = kidx.shape[0]
+    count = 0
+    for m in range(nk):
+        if m == 0 or kidx[m, 0] != kidx[m - 1, 0] or kidx[m, 1] != kidx[m - 1, 1]:
+            count += 1
+    g = np.zeros((count + 1, 4), dtype=np.int64)
+    c = 0
+    for m in range(nk):
+        if m == 0 or kidx[m, 0] != kidx[m - 1, 0] or kidx[m, 1] != kidx[m - 1, 1]:
+            g[c, 0] = kidx[m, 0]
+            g[c, 1] = kidx[m, 1]
+            g[c, 2] = kidx[m, 2]
+            g[c, 3] = m
+            c += 1
+        elif kidx[m, 2] != kidx[m - 1, 2] + 1:
+            raise ValueError("k-vectors of one (h, k) must have consecutive l")
+    g[count, 3] = nk
+    return g
+
+
+@njit(cache=True, parallel=True, fastmath={"contract"})
 def structure_factors(frac, charges, kidx, hmax, kmax, lmax):
     """S(k) = sum_j q_j exp(i k . r_j) for the listed k (half space), e.
 
@@ -234,7 +285,7 @@ def structure_factors(frac, charges, kidx, hmax, kmax, lmax):
         Fractional coordinates.
     charges : float64 (N,)
     kidx : int64 (K, 3)
-        Integer (h, k, l) of each k-vector, h >= 0.
+        Integer (h, k, l) of each k-vector, h >= 0, grouped as :func:`k_groups` requires.
     hmax, kmax, lmax : int
         Largest |index| along each reciprocal vector.
 
@@ -244,40 +295,51 @@ def structure_factors(frac, charges, kidx, hmax, kmax, lmax):
     """
     n = frac.shape[0]
     nk = kidx.shape[0]
-    partial = np.zeros((N_CHUNKS, nk), dtype=np.complex128)
+    groups = k_groups(kidx)
+    ng = groups.shape[0] - 1
+    part_r = np.zeros((N_CHUNKS, nk))
+    part_i = np.zeros((N_CHUNKS, nk))
     chunk = (n + N_CHUNKS - 1) // N_CHUNKS
     for c in prange(N_CHUNKS):
-        ex = np.empty(hmax + 1, dtype=np.complex128)
-        ey = np.empty(2 * kmax + 1, dtype=np.complex128)
-        ez = np.empty(2 * lmax + 1, dtype=np.complex128)
+        xr = np.empty(hmax + 1)
+        xi = np.empty(hmax + 1)
+        yr = np.empty(2 * kmax + 1)
+        yi = np.empty(2 * kmax + 1)
+        zr = np.empty(2 * lmax + 1)
+        zi = np.empty(2 * lmax + 1)
+        pr = part_r[c]
+        pi = part_i[c]
         for j in range(c * chunk, min(n, (c + 1) * chunk)):
             qj = charges[j]
             if qj == 0.0:
                 continue
-            _phase_tables(frac[j], hmax, kmax, lmax, ex, ey, ez)
-            # k-vectors come grouped by (h, k) with l fastest: one product ex*ey per group.
-            ph = -1
-            pk = 0
-            exy = complex(0.0, 0.0)
-            for m in range(nk):
-                if kidx[m, 0] != ph or kidx[m, 1] != pk:
-                    ph = kidx[m, 0]
-                    pk = kidx[m, 1]
-                    exy = qj * ex[ph] * ey[kmax + pk]
-                partial[c, m] += exy * ez[lmax + kidx[m, 2]]
+            _phase_tables(frac[j], hmax, kmax, lmax, xr, xi, yr, yi, zr, zi)
+            for g in range(ng):
+                h = groups[g, 0]
+                kk = kmax + groups[g, 1]
+                ar = qj * (xr[h] * yr[kk] - xi[h] * yi[kk])  # q_j e^{i(h a* + k b*).r_j}
+                ai = qj * (xr[h] * yi[kk] + xi[h] * yr[kk])
+                m0 = groups[g, 3]
+                off = lmax + groups[g, 2] - m0
+                for m in range(m0, groups[g + 1, 3]):
+                    br = zr[off + m]
+                    bi = zi[off + m]
+                    pr[m] += ar * br - ai * bi
+                    pi[m] += ar * bi + ai * br
     s = np.zeros(nk, dtype=np.complex128)
     for c in range(N_CHUNKS):
         for m in range(nk):
-            s[m] += partial[c, m]
+            s[m] += complex(part_r[c, m], part_i[c, m])
     return s
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath={"contract", "reassoc"})
 def reciprocal_potential_forces(frac, charges, kidx, kvec, weight, sk, hmax, kmax, lmax, want_forces):
     """Reciprocal-space potential and forces from the structure factors.
 
     With E = sum_k W_k |S_k|^2 over the half space: phi_j = 2 sum_k W_k Re(S_k* e_j),
-    F_j = 2 q_j sum_k W_k k Im(S_k* e_j), e_j = exp(i k . r_j).
+    F_j = 2 q_j sum_k W_k k Im(S_k* e_j), e_j = exp(i k . r_j). The sums over k may be
+    reordered (vectorised): the result is the same for any thread count.
 
     Returns
     -------
@@ -288,35 +350,55 @@ def reciprocal_potential_forces(frac, charges, kidx, kvec, weight, sk, hmax, kma
     """
     n = frac.shape[0]
     nk = kidx.shape[0]
+    groups = k_groups(kidx)
+    ng = groups.shape[0] - 1
+    wr = np.empty(nk)  # W_k S_k*, and the k-vectors as columns
+    wi = np.empty(nk)
+    kx = np.empty(nk)
+    ky = np.empty(nk)
+    kz = np.empty(nk)
+    for m in range(nk):
+        wr[m] = weight[m] * sk[m].real
+        wi[m] = -weight[m] * sk[m].imag
+        kx[m] = kvec[m, 0]
+        ky[m] = kvec[m, 1]
+        kz[m] = kvec[m, 2]
     phi = np.zeros(n)
     forces = np.zeros((n, 3))
     chunk = (n + N_CHUNKS - 1) // N_CHUNKS
     for c in prange(N_CHUNKS):
-        ex = np.empty(hmax + 1, dtype=np.complex128)
-        ey = np.empty(2 * kmax + 1, dtype=np.complex128)
-        ez = np.empty(2 * lmax + 1, dtype=np.complex128)
+        xr = np.empty(hmax + 1)
+        xi = np.empty(hmax + 1)
+        yr = np.empty(2 * kmax + 1)
+        yi = np.empty(2 * kmax + 1)
+        zr = np.empty(2 * lmax + 1)
+        zi = np.empty(2 * lmax + 1)
         for j in range(c * chunk, min(n, (c + 1) * chunk)):
-            _phase_tables(frac[j], hmax, kmax, lmax, ex, ey, ez)
+            _phase_tables(frac[j], hmax, kmax, lmax, xr, xi, yr, yi, zr, zi)
             p = 0.0
             f0 = 0.0
             f1 = 0.0
             f2 = 0.0
-            ph = -1
-            pk = 0
-            exy = complex(0.0, 0.0)
-            for m in range(nk):
-                if kidx[m, 0] != ph or kidx[m, 1] != pk:
-                    ph = kidx[m, 0]
-                    pk = kidx[m, 1]
-                    exy = ex[ph] * ey[kmax + pk]
-                e = exy * ez[lmax + kidx[m, 2]]
-                t = sk[m].conjugate() * e
-                p += weight[m] * t.real
+            for g in range(ng):
+                h = groups[g, 0]
+                kk = kmax + groups[g, 1]
+                ar = xr[h] * yr[kk] - xi[h] * yi[kk]
+                ai = xr[h] * yi[kk] + xi[h] * yr[kk]
+                m0 = groups[g, 3]
+                off = lmax + groups[g, 2] - m0
                 if want_forces:
-                    wi = weight[m] * t.imag
-                    f0 += wi * kvec[m, 0]
-                    f1 += wi * kvec[m, 1]
-                    f2 += wi * kvec[m, 2]
+                    for m in range(m0, groups[g + 1, 3]):
+                        er = ar * zr[off + m] - ai * zi[off + m]
+                        ei = ar * zi[off + m] + ai * zr[off + m]
+                        p += wr[m] * er - wi[m] * ei
+                        ti = wr[m] * ei + wi[m] * er
+                        f0 += ti * kx[m]
+                        f1 += ti * ky[m]
+                        f2 += ti * kz[m]
+                else:
+                    for m in range(m0, groups[g + 1, 3]):
+                        p += wr[m] * (ar * zr[off + m] - ai * zi[off + m]) - wi[m] * (ar * zi[off + m]
+                                                                                      + ai * zr[off + m])
             phi[j] = 2.0 * p
             if want_forces:
                 q2 = 2.0 * charges[j]
