@@ -28,6 +28,8 @@ class Contribution:
     extra : dict of str to float
         Other observables of the evaluation by canonical name (e.g. ``charge_<electrode>`` in e,
         ``cg_iterations``, ``cg_residual`` in V).
+    forces_only : bool
+        The energy and virial were not evaluated (NaN); see :meth:`ForceField.compute`.
     """
 
     energy: float
@@ -35,6 +37,7 @@ class Contribution:
     virial: np.ndarray
     terms: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
+    forces_only: bool = False
 
     def stress(self, volume: float) -> np.ndarray:
         """Stress tensor -W/V in eV/Å^3 (ASE sign convention)."""
@@ -78,8 +81,14 @@ class ForceField:
     def cutoff(self) -> float:
         return max((t.cutoff for t in self.terms), default=0.0)
 
-    def compute(self, system) -> Contribution:
-        """Energy, forces and virial of ``system``; updates the neighbour list if needed."""
+    def compute(self, system, energy_virial: bool = True) -> Contribution:
+        """Energy, forces and virial of ``system``; updates the neighbour list if needed.
+
+        ``energy_virial=False`` lets terms that can (``forces_only = True``) skip their energy
+        and virial sums, for MD steps whose energy and pressure nobody reads (LAMMPS' eflag and
+        vflag); the energy and virial of such a result are NaN where a term skipped them, so
+        that a reader of the wrong step cannot mistake them for numbers.
+        """
         if self.neighbors is not None:
             self.neighbors.update(system.positions, system.cell, system.pbc)
         if self.charge_solver is not None:
@@ -87,7 +96,11 @@ class ForceField:
         n = system.n_atoms
         total = Contribution(0.0, np.zeros((n, 3)), np.zeros((3, 3)), {})
         for term in self.terms:
-            c = term.compute(system, self.neighbors)
+            if not energy_virial and getattr(term, "forces_only", False):
+                c = term.compute(system, self.neighbors, energy_virial=False)
+                total.forces_only = True
+            else:
+                c = term.compute(system, self.neighbors)
             total.energy += c.energy
             total.forces += c.forces
             total.virial += c.virial

@@ -128,8 +128,15 @@ class PairPotential:
                     params[i, j, :] = p + (rc * rc, shift)
         return params
 
-    def compute(self, system, neighbors) -> Contribution:
-        """Energy (eV), forces (eV/Å) and virial (eV) of ``system``."""
+    #: ``compute(..., energy_virial=False)`` skips the energy and virial sums (forces only).
+    forces_only = True
+
+    def compute(self, system, neighbors, energy_virial=True) -> Contribution:
+        """Energy (eV), forces (eV/Å) and virial (eV) of ``system``.
+
+        ``energy_virial=False``: forces only; energy and virial are NaN (see
+        :meth:`echemmd.forcefield.ForceField.compute`).
+        """
         species = tuple(system.species)
         if species != self._species:
             self._params = self.parameter_table(species)
@@ -142,8 +149,10 @@ class PairPotential:
         style = kernels.LENNARD_JONES if self.style == "lj" else kernels.BORN_MAYER_HUGGINS
         first, neigh, shifts = neighbors.half
         e, f, w = kernels.pair_forces(style, system.positions, system.cell, types, self._params,
-                                      first, neigh, shifts)
-        return Contribution(e, f, w, {self.name: e})
+                                      first, neigh, shifts, bool(energy_virial))
+        if not energy_virial:
+            e, w = math.nan, np.full((3, 3), math.nan)
+        return Contribution(e, f, w, {self.name: e}, forces_only=not energy_virial)
 
 
 def LennardJones(coeffs, cutoff, shift=True, mixing="none", name="lj"):

@@ -159,3 +159,28 @@ def test_system_from_atoms_does_not_share_arrays_with_the_atoms():
     np.testing.assert_array_equal(atoms.cell.array, cell0)
     atoms.positions -= 1.0
     np.testing.assert_array_equal(system.positions, x0 + 1.0)
+
+
+def test_forces_only_steps_leave_the_trajectory_unchanged():
+    """Steps nobody observes skip the energy and virial sums: same forces, same trajectory."""
+    system = argon_liquid()
+    ff = lj_forcefield()
+    full = ff.compute(system)
+    part = ff.compute(system, energy_virial=False)
+    np.testing.assert_array_equal(part.forces, full.forces)
+    assert part.forces_only and np.isnan(part.energy) and np.isnan(part.virial).all()
+    assert not full.forces_only and np.isfinite(full.energy)
+
+    runs = {}
+    for every in (1, 7):
+        rec = Recorder(every=every)
+        sim = Simulation(argon_liquid(), lj_forcefield(), VelocityVerlet(dt=2.0), observers=[rec])
+        sim.run(30)
+        runs[every] = (sim.system.positions.copy(), rec)
+        # The result handed back (the last step) and every observed step carry real numbers.
+        assert not sim.result.forces_only and np.isfinite(sim.result.energy)
+        assert np.isfinite(rec.column("potential_energy")).all() and np.isfinite(rec.column("pressure")).all()
+    np.testing.assert_array_equal(runs[1][0], runs[7][0])
+    # The observed steps of the sparse run equal those of the dense one.
+    np.testing.assert_array_equal(runs[7][1].column("potential_energy"), runs[1][1].column("potential_energy")[::7])
+    np.testing.assert_array_equal(runs[7][1].column("pressure"), runs[1][1].column("pressure")[::7])

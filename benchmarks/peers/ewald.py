@@ -2,11 +2,11 @@
 
 Usage::
 
-    python benchmarks/peers/ewald.py            # 1e3, 4e3, 1.6e4 atoms, bulk and slab
+    python benchmarks/peers/ewald.py            # 500 to 1.6e4 atoms (the issue's 1e3, 4e3, 1.6e4 among them), bulk and slab; scaling fit + PNG
     python benchmarks/peers/ewald.py --quick    # 1e3 atoms only
     python benchmarks/peers/ewald.py --threads 2
 
-Writes ``benchmarks/results/peers_ewald[_quick].json``.
+Writes ``benchmarks/results/peers_ewald[_quick].json`` and, for the full run, ``peers_ewald_scaling.png``.
 
 What is compared
 ----------------
@@ -327,7 +327,8 @@ def run_lammps(pos, charges, cell, slab, r_cut, kspace, threads, budget, workdir
 # ---------------------------------------------------------------------------------- driver
 def run(quick=False, threads=2) -> dict:
     set_threads(threads)
-    sizes = [1000] if quick else [1000, 4000, 16000]
+    # The issue's sizes 1e3, 4e3, 1.6e4, and 500 to 8000 ions in between for the scaling fit.
+    sizes = [1000] if quick else [500, 1000, 2000, 4000, 8000, 16000]
     budget = 1.0
     rng = np.random.default_rng(2025)
     result = {"description": __doc__.split("What is compared")[1].strip(), "threads": threads, "accuracy": ACCURACY,
@@ -363,7 +364,50 @@ def run(quick=False, threads=2) -> dict:
                 rows.append(row)
                 _print_row(geometry, row)
             result[geometry] = rows
+    if len(sizes) > 2:
+        result["scaling"] = scaling(result)
     return result
+
+
+def scaling(result):
+    """Fitted exponents x of time ~ N^x (least squares in log-log) per engine and geometry."""
+    out = {}
+    for geometry in ("bulk", "slab"):
+        rows = result[geometry]
+        n = np.array([r["n_atoms"] for r in rows], dtype=float)
+        series = {"echemmd_compute": [r["echemmd"]["times"]["compute"]["best"] for r in rows],
+                  "echemmd_real_space": [r["echemmd"]["profile"]["real_space"] for r in rows],
+                  "echemmd_reciprocal": [r["echemmd"]["profile"]["reciprocal_total"] for r in rows],
+                  "lammps_ewald_step": [r["lammps_ewald"]["times"]["per_step"]["best"] for r in rows],
+                  "lammps_pppm_step": [r["lammps_pppm"]["times"]["per_step"]["best"] for r in rows]}
+        out[geometry] = {"n_atoms": n.astype(int).tolist(), "seconds": series,
+                         "exponents": {k: float(np.polyfit(np.log(n), np.log(v), 1)[0]) for k, v in series.items()}}
+    return out
+
+
+def plot_scaling(result, path):
+    """Time per evaluation against N, both geometries, with the fitted exponents in the legend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    styles = {"echemmd_compute": ("C0", "o-"), "lammps_ewald_step": ("C1", "s-"), "lammps_pppm_step": ("C2", "^--"),
+              "echemmd_real_space": ("C0", ":"), "echemmd_reciprocal": ("C0", "-.")}
+    for ax, geometry in zip(axes, ("bulk", "slab")):
+        sc = result["scaling"][geometry]
+        for key, (color, style) in styles.items():
+            ax.loglog(sc["n_atoms"], sc["seconds"][key], style, color=color,
+                      label=f"{key.replace('_', ' ')} (N^{sc['exponents'][key]:.2f})")
+        ax.set_title(f"Ewald energy + forces, {geometry}, accuracy {ACCURACY:g}, {result['threads']} threads")
+        ax.set_xlabel("ions N")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("time per evaluation (s)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def ratios(ech, lam, pme):
@@ -422,6 +466,12 @@ def main(argv=None):
     data = run(quick=args.quick, threads=args.threads)
     path = write_result("ewald", data, args.quick)
     print(f"results written to {path}")
+    if "scaling" in data:
+        png = path.with_name("peers_ewald_scaling.png")
+        plot_scaling(data, png)
+        for geometry, sc in data["scaling"].items():
+            print(f"scaling {geometry}: " + ", ".join(f"{k} N^{v:.2f}" for k, v in sc["exponents"].items()))
+        print(f"plot written to {png}")
 
 
 if __name__ == "__main__":

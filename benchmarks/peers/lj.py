@@ -264,6 +264,9 @@ def echemmd_profile(sim, steps_timed, builds_timed, step_s):
     prof["pair_kernel_s"] = part_time(
         lambda: pair_kernels.pair_forces(pair_kernels.LENNARD_JONES, x, cell, types, lj._params,
                                               first, neigh, shifts), rep)
+    prof["pair_kernel_forces_only_s"] = part_time(
+        lambda: pair_kernels.pair_forces(pair_kernels.LENNARD_JONES, x, cell, types, lj._params,
+                                         first, neigh, shifts, False), rep)
     prof["lj_term_s"] = part_time(lambda: lj.compute(system, nl), rep)
     prof["forcefield_no_rebuild_s"] = part_time(lambda: ff.compute(system), rep)
     v, f, hk = system.velocities.copy(), integ._forces.copy(), integ._half_kick

@@ -54,14 +54,10 @@ _born_mayer_huggins = njit(inline="always")(born_mayer_huggins)
 
 @njit(inline="always")
 def _pair(style, r2, p):
-    """Energy (shifted) and g of one pair, or (0, 0) beyond its cutoff."""
+    """Energy (shifted) and g of one pair inside its cutoff."""
     if style == LENNARD_JONES:
-        if r2 >= p[2]:
-            return 0.0, 0.0
         e, g = _lennard_jones(r2, p[0], p[1])
         return e - p[3], g
-    if r2 >= p[5]:
-        return 0.0, 0.0
     e, g = _born_mayer_huggins(r2, p[0], p[1], p[2], p[3], p[4])
     return e - p[6], g
 
@@ -74,7 +70,7 @@ N_BLOCKS = 4
 
 
 @njit(cache=True, parallel=True)
-def pair_forces(style, positions, cell, types, params, first, neighbors, shifts):
+def pair_forces(style, positions, cell, types, params, first, neighbors, shifts, want_energy_virial=True):
     """Energy, forces and virial of a pair potential over a half neighbour list.
 
     Each pair is listed once and its force is added to both atoms (Newton's third law).
@@ -96,17 +92,21 @@ def pair_forces(style, positions, cell, types, params, first, neighbors, shifts)
         Per-pair parameters (see module docstring).
     first, neighbors, shifts :
         Half neighbour list (CSR, e.g. ``NeighborList.half``).
+    want_energy_virial : bool
+        Accumulate the energy and the virial (seven sums per pair); False on MD steps whose
+        energy and pressure nobody reads, as LAMMPS does (its ``eflag``/``vflag``).
 
     Returns
     -------
     energy : float
-        eV.
+        eV (0 unless ``want_energy_virial``).
     forces : float64 (N, 3)
         eV/Å.
     virial : float64 (3, 3)
-        eV.
+        eV (zeros unless ``want_energy_virial``).
     """
     n = positions.shape[0]
+    rc2_index = 2 if style == LENNARD_JONES else 5  # RC2_INDEX
     n_blocks = min(N_BLOCKS, max(n, 1))
     size = (n + n_blocks - 1) // n_blocks
     buf = np.zeros((n_blocks, n, 3))
@@ -130,22 +130,24 @@ def pair_forces(style, positions, cell, types, params, first, neighbors, shifts)
                 j = neighbors[q]
                 d0, d1, d2 = _pair_vector(positions, cell, i, j, shifts[q])
                 r2 = d0 * d0 + d1 * d1 + d2 * d2
-                e, g = _pair(style, r2, params[ti, types[j]])
-                if g == 0.0 and e == 0.0:
+                p = params[ti, types[j]]
+                if r2 >= p[rc2_index]:
                     continue
-                e_acc += e
+                e, g = _pair(style, r2, p)
                 f0 -= g * d0
                 f1 -= g * d1
                 f2 -= g * d2
                 f[j, 0] += g * d0
                 f[j, 1] += g * d1
                 f[j, 2] += g * d2
-                w00 += g * d0 * d0
-                w01 += g * d0 * d1
-                w02 += g * d0 * d2
-                w11 += g * d1 * d1
-                w12 += g * d1 * d2
-                w22 += g * d2 * d2
+                if want_energy_virial:
+                    e_acc += e
+                    w00 += g * d0 * d0
+                    w01 += g * d0 * d1
+                    w02 += g * d0 * d2
+                    w11 += g * d1 * d1
+                    w12 += g * d1 * d2
+                    w22 += g * d2 * d2
             f[i, 0] += f0
             f[i, 1] += f1
             f[i, 2] += f2
