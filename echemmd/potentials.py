@@ -85,6 +85,7 @@ class PairPotential:
                 raise InputError(f"pair {'-'.join(pair)}: missing coefficient(s) {missing} for style {style!r}")
             self.coeffs[pair] = {k: float(v) for k, v in values.items()}
         self._species = None
+        self._numbers = None
         self._params = None
 
     @property
@@ -137,7 +138,11 @@ class PairPotential:
         ``energy_virial=False``: forces only; energy and virial are NaN (see
         :meth:`echemmd.forcefield.ForceField.compute`).
         """
-        species = tuple(system.species)
+        # The type table is rebuilt only when the atoms' elements change (np.unique is a sort).
+        if self._numbers is None or not np.array_equal(system.numbers, self._numbers):
+            self._numbers = np.array(system.numbers)
+            self._species = None
+        species = self._species if self._species is not None else tuple(system.species)
         if species != self._species:
             self._params = self.parameter_table(species)
             self._species = species

@@ -17,6 +17,7 @@ import numpy as np
 
 from echemmd.errors import SimulationError
 from echemmd.integrators import kinetic_energy, temperature
+from echemmd.kernels.checks import force_check
 from echemmd.units import EV_PER_A3_TO_GPA
 
 
@@ -195,17 +196,15 @@ class Simulation:
     def _check(self, force: bool):
         """Set the stop reason if the state is not finite or beyond the limits."""
         r = self.result
+        bad, fmax, fmax_atom = force_check(np.ascontiguousarray(r.forces, dtype=np.float64),
+                                           np.ascontiguousarray(self.system.positions, dtype=np.float64))
         # A forces-only step leaves the energy NaN by design: its forces show a blow-up.
-        energy_ok = r.forces_only or np.isfinite(r.energy)
-        if not (energy_ok and np.all(np.isfinite(r.forces)) and np.all(np.isfinite(self.system.positions))):
-            bad = np.nonzero(~np.isfinite(r.forces).all(axis=1) | ~np.isfinite(self.system.positions).all(axis=1))[0]
-            where = f" (atom {bad[0]}, {self.system.symbols[bad[0]]})" if len(bad) else ""
+        if bad >= 0 or not (r.forces_only or np.isfinite(r.energy)):
+            where = f" (atom {bad}, {self.system.symbols[bad]})" if bad >= 0 else ""
             self._stop_reason = f"non-finite energy, force or position at step {self.step}{where}"
             return
         if not force and self.limits.check_every > 1 and self.step % self.limits.check_every:
             return
-        fmax_atom = int(np.argmax(np.abs(r.forces).max(axis=1))) if self.system.n_atoms else 0
-        fmax = float(np.abs(r.forces[fmax_atom]).max()) if self.system.n_atoms else 0.0
         if fmax > self.limits.max_force:
             self._stop_reason = (f"force of {fmax:.4g} eV/Å on atom {fmax_atom} ({self.system.symbols[fmax_atom]}) "
                                  f"at step {self.step} exceeds limits.max_force = {self.limits.max_force} eV/Å")

@@ -85,6 +85,25 @@ def test_full_and_half_lists_equal_brute_force(seed, kind, pbc):
         assert np.all(np.linalg.norm(d, axis=1) < r_cut)
 
 
+@pytest.mark.parametrize("half", [False, True])
+def test_dense_cluster_overflowing_the_density_estimate_equals_brute_force(half):
+    """All atoms in one corner of a large periodic cell: the list's per-chunk regions, sized
+    from the mean density, overflow and those chunks are searched again."""
+    from echemmd.kernels import neighbors as kernels
+
+    rng = np.random.default_rng(5)
+    cell = np.eye(3) * 40.0
+    n = 700  # more atoms than list chunks, so that chunks hold several atoms each
+    positions = rng.uniform(0.0, 6.0, (n, 3))
+    pbc = np.array([True, True, True])
+    per_atom_mean = n / 40.0**3 * 4.0 / 3.0 * np.pi * 3.0**3
+    first, neighbors, shifts = build_neighbor_list(positions, cell, pbc, 3.0, half=half)
+    # The regions really overflowed: a chunk holds far more entries than the estimate allows.
+    size = -(-n // kernels.N_LIST_CHUNKS)
+    assert np.diff(first[::size]).max() > 1.3 * per_atom_mean * size + 64
+    assert as_set(first, neighbors, shifts) == brute_force_pairs(positions, cell, pbc, 3.0, half)
+
+
 def test_half_from_full_equals_direct_half():
     rng = np.random.default_rng(7)
     cell = random_cell(rng, "triclinic")

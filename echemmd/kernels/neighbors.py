@@ -11,6 +11,8 @@ along the cell vectors, such that ``r_ij = x[j] + shifts[p] @ cell - x[i]``
 for the (unwrapped) positions ``x`` the list was built from.
 """
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
@@ -64,8 +66,11 @@ def _image_positive(sx, sy, sz):
 
 @njit(inline="always")
 def _search_atom(i, xw, bin_index, n_bins, periodic, reach, bin_start, atoms_in_bins,
-                 cell, images, r2_max, half, out_j, out_s, offset, write):
-    """Visit every (j, image) within sqrt(r2_max) of atom i; count them, and store them if ``write``."""
+                 cell, images, r2_max, half, out_j, out_s, offset, limit):
+    """Visit every (j, image) within sqrt(r2_max) of atom i; count them all, store those that fit.
+
+    Entry k of the atom goes to ``out_*[offset + k]`` while ``offset + k < limit``.
+    """
     count = 0
     bx = bin_index[i, 0]
     by = bin_index[i, 1]
@@ -115,8 +120,8 @@ def _search_atom(i, xw, bin_index, n_bins, periodic, reach, bin_start, atoms_in_
                     d1 = xw[j, 1] + ox1 - xi1
                     d2 = xw[j, 2] + ox2 - xi2
                     if d0 * d0 + d1 * d1 + d2 * d2 < r2_max:
-                        if write:
-                            p = offset + count
+                        p = offset + count
+                        if p < limit:
                             out_j[p] = j
                             # Shift relative to the unwrapped positions the caller holds.
                             out_s[p, 0] = sx - images[j, 0] + images[i, 0]
@@ -124,6 +129,10 @@ def _search_atom(i, xw, bin_index, n_bins, periodic, reach, bin_start, atoms_in_
                             out_s[p, 2] = sz - images[j, 2] + images[i, 2]
                         count += 1
     return count
+
+
+#: Atom chunks of :func:`build_verlet_list`, each writing into a region of its own.
+N_LIST_CHUNKS = 64
 
 
 @njit(cache=True, parallel=True)
@@ -160,20 +169,49 @@ def build_verlet_list(xw, bin_index, n_bins, periodic, reach, cell, images, r_li
     n = xw.shape[0]
     bin_start, atoms_in_bins = bin_atoms(bin_index, n_bins)
     r2_max = r_list * r_list
+    # One search pass: chunks of atoms write into regions of their own, sized from the mean
+    # density with a margin; a chunk that overflows (a dense region) is searched again with
+    # its exact size. Then the regions are packed.
+    n_chunks = min(N_LIST_CHUNKS, max(n, 1))
+    size = (n + n_chunks - 1) // n_chunks
+    volume = abs(np.linalg.det(cell))
+    per_atom = n / max(volume, 1e-300) * 4.0 / 3.0 * math.pi * r_list ** 3 * (0.5 if half else 1.0)
+    capacity = int(1.3 * min(per_atom, 2.0 * n) * size) + 64
     counts = np.zeros(n, dtype=np.int64)
-    dummy_j = np.empty(0, dtype=np.int32)
-    dummy_s = np.empty((0, 3), dtype=np.int32)
-    for i in prange(n):
-        counts[i] = _search_atom(i, xw, bin_index, n_bins, periodic, reach, bin_start, atoms_in_bins,
-                                 cell, images, r2_max, half, dummy_j, dummy_s, 0, False)
+    chunk_count = np.zeros(n_chunks, dtype=np.int64)
+    buf_j = np.empty(n_chunks * capacity, dtype=np.int32)
+    buf_s = np.empty((n_chunks * capacity, 3), dtype=np.int32)
+    for c in prange(n_chunks):
+        base = c * capacity
+        used = 0
+        for i in range(c * size, min(n, (c + 1) * size)):
+            k = _search_atom(i, xw, bin_index, n_bins, periodic, reach, bin_start, atoms_in_bins,
+                             cell, images, r2_max, half, buf_j, buf_s, base + used, base + capacity)
+            counts[i] = k
+            used += k
+        chunk_count[c] = used
     first = np.zeros(n + 1, dtype=np.int64)
     for i in range(n):
         first[i + 1] = first[i] + counts[i]
     neighbors = np.empty(first[n], dtype=np.int32)
     shifts = np.empty((first[n], 3), dtype=np.int32)
-    for i in prange(n):
-        _search_atom(i, xw, bin_index, n_bins, periodic, reach, bin_start, atoms_in_bins,
-                     cell, images, r2_max, half, neighbors, shifts, first[i], True)
+    for c in prange(n_chunks):
+        lo = c * size
+        hi = min(n, (c + 1) * size)
+        if lo >= hi:
+            continue
+        start = first[lo]
+        if chunk_count[c] <= capacity:
+            base = c * capacity
+            for q in range(chunk_count[c]):
+                neighbors[start + q] = buf_j[base + q]
+                shifts[start + q, 0] = buf_s[base + q, 0]
+                shifts[start + q, 1] = buf_s[base + q, 1]
+                shifts[start + q, 2] = buf_s[base + q, 2]
+        else:
+            for i in range(lo, hi):
+                _search_atom(i, xw, bin_index, n_bins, periodic, reach, bin_start, atoms_in_bins,
+                             cell, images, r2_max, half, neighbors, shifts, first[i], first[i + 1])
     return first, neighbors, shifts
 
 
