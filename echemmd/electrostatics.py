@@ -348,8 +348,8 @@ class Ewald:
                                  f"than the cell height c_z = {height:.4g} Å; enlarge the vacuum")
         return np.ascontiguousarray(frac)
 
-    def _evaluate(self, system, neighbors, charges, want_forces):
-        """phi (N,), forces (N,3), virial (3,3), components dict."""
+    def _evaluate(self, system, neighbors, charges, want_forces, want_virial=True):
+        """phi (N,), forces (N,3), virial (3,3; NaN unless ``want_virial``), components dict."""
         self._ensure_setup(system)
         p = self.params
         nl = self._neighbors(system, neighbors)
@@ -357,7 +357,8 @@ class Ewald:
         r_on, r_off = self.switch if self.switch else (0.0, 0.0)
         q = np.ascontiguousarray(charges, dtype=np.float64)
         phi_r, f_r, w_r = kernels.real_space(system.positions, system.cell, q, self._sigma, first, neigh, shifts,
-                                             p.alpha, p.r_cut, r_on, r_off, KE, want_forces)
+                                             p.alpha, p.r_cut, r_on, r_off, KE, want_forces,
+                                             want_forces and want_virial)
         frac = self._fractional(system)
         hmax, kmax, lmax = p.kmax
         sk = kernels.structure_factors(frac, q, self._kidx, hmax, kmax, lmax)
@@ -376,12 +377,15 @@ class Ewald:
         phi_bg = np.full_like(q, 2.0 * c_bg * total_q)
         phi = phi_r + phi_k + phi_s + phi_bg
         forces = f_r + f_k
-        virial = w_r.copy()
-        # Reciprocal virial: W_ab = sum_k E_k (delta_ab - 2 (1/k^2 + 1/(4 alpha^2)) k_a k_b).
-        e_k = self._weight * sk2
-        fac = 2.0 * (1.0 / self._ksq + 1.0 / (4.0 * p.alpha**2)) * e_k
-        virial += e_recip * np.eye(3) - np.einsum("k,ka,kb->ab", fac, self._kvec, self._kvec)
-        virial += e_bg * np.eye(3)
+        if want_virial:
+            virial = w_r.copy()
+            # Reciprocal virial: W_ab = sum_k E_k (delta_ab - 2 (1/k^2 + 1/(4 alpha^2)) k_a k_b).
+            e_k = self._weight * sk2
+            fac = 2.0 * (1.0 / self._ksq + 1.0 / (4.0 * p.alpha**2)) * e_k
+            virial += e_recip * np.eye(3) - np.einsum("k,ka,kb->ab", fac, self._kvec, self._kvec)
+            virial += e_bg * np.eye(3)
+        else:
+            virial = np.full((3, 3), math.nan)
         e_slab = 0.0
         if p.slab:
             e_slab, phi_slab, f_slab, w_slab = self._slab_correction(system, q)
@@ -411,11 +415,19 @@ class Ewald:
         virial[2, 2] += float(forces[:, 2] @ z) + c * total * total * lz * lz / 6.0
         return energy, phi, forces, virial
 
-    def compute(self, system, neighbors) -> Contribution:
-        """Energy (eV), forces (eV/Å) and virial (eV) at the system's charges."""
-        phi, forces, virial, parts = self._evaluate(system, neighbors, system.charges, True)
-        energy = sum(parts.values())
-        return Contribution(energy, forces, virial, {self.name: energy})
+    #: ``compute(..., energy_virial=False)`` skips the virial (see ``ForceField.compute``).
+    forces_only = True
+
+    def compute(self, system, neighbors, energy_virial=True) -> Contribution:
+        """Energy (eV), forces (eV/Å) and virial (eV) at the system's charges.
+
+        ``energy_virial=False``: forces only, energy and virial NaN (the energy comes from the
+        potentials at no extra cost; the virial sums are what is skipped).
+        """
+        phi, forces, virial, parts = self._evaluate(system, neighbors, system.charges, True,
+                                                    want_virial=energy_virial)
+        energy = sum(parts.values()) if energy_virial else math.nan
+        return Contribution(energy, forces, virial, {self.name: energy}, forces_only=not energy_virial)
 
     def evaluate(self, system) -> Contribution:
         """:meth:`compute` with a neighbour list of its own."""

@@ -184,3 +184,27 @@ def test_forces_only_steps_leave_the_trajectory_unchanged():
     # The observed steps of the sparse run equal those of the dense one.
     np.testing.assert_array_equal(runs[7][1].column("potential_energy"), runs[1][1].column("potential_energy")[::7])
     np.testing.assert_array_equal(runs[7][1].column("pressure"), runs[1][1].column("pressure")[::7])
+
+
+@pytest.mark.parametrize("slab", [False, True])
+def test_ewald_forces_only_equal_full_forces(slab):
+    """The Ewald term on a forces-only step: the same forces, the virial skipped (NaN)."""
+    from echemmd.electrostatics import Ewald
+
+    rng = np.random.default_rng(4)
+    n = 40
+    cell = np.diag([12.0, 12.0, 30.0 if slab else 12.0])
+    positions = rng.uniform(0.0, 12.0, (n, 3))
+    charges = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
+    system = System(symbols=["Na", "Cl"] * (n // 2), numbers=np.array([11, 17] * (n // 2)),
+                    masses=np.array([23.0, 35.45] * (n // 2)), positions=positions, velocities=np.zeros((n, 3)),
+                    charges=charges, cell=cell, pbc=np.array([True, True, not slab]), tags=np.zeros(n, int),
+                    frozen=np.zeros(n, bool))
+    ewald = Ewald(accuracy=1e-6)
+    ewald.setup(system)
+    ff = ForceField([ewald], NeighborList(ewald.cutoff, skin=0.5))
+    full = ff.compute(system)
+    part = ff.compute(system, energy_virial=False)
+    np.testing.assert_array_equal(part.forces, full.forces)
+    assert part.forces_only and np.isnan(part.energy) and np.isnan(part.virial).all()
+    assert np.isfinite(full.virial).all() and np.abs(full.virial).max() > 0

@@ -81,7 +81,7 @@ N_BLOCKS = 4
 
 @njit(cache=True, parallel=True)
 def real_space(positions, cell, charges, sigma, first, neighbors, shifts, alpha, r_cut, r_on, r_off, ke,
-               want_forces):
+               want_forces, want_virial=True):
     """Real-space sum over a half neighbour list (each pair once).
 
     Each pair's potential and force go to both atoms. Atoms are split into ``N_BLOCKS`` fixed
@@ -110,6 +110,8 @@ def real_space(positions, cell, charges, sigma, first, neighbors, shifts, alpha,
         Coulomb constant, eV Å / e^2.
     want_forces : bool
         Also compute forces and virial.
+    want_virial : bool
+        With ``want_forces``: also the virial (False on MD steps whose pressure nobody reads).
 
     Returns
     -------
@@ -166,12 +168,13 @@ def real_space(positions, cell, charges, sigma, first, neighbors, shifts, alpha,
                     fb[j, 0] += g * d0
                     fb[j, 1] += g * d1
                     fb[j, 2] += g * d2
-                    w00 += g * d0 * d0
-                    w11 += g * d1 * d1
-                    w22 += g * d2 * d2
-                    w12 += g * d1 * d2
-                    w02 += g * d0 * d2
-                    w01 += g * d0 * d1
+                    if want_virial:
+                        w00 += g * d0 * d0
+                        w11 += g * d1 * d1
+                        w22 += g * d2 * d2
+                        w12 += g * d1 * d2
+                        w02 += g * d0 * d2
+                        w01 += g * d0 * d1
             phi[i] += p
             if want_forces:
                 fb[i, 0] += f0
