@@ -453,8 +453,10 @@ class Ewald:
         nl = self._neighbors(system, neighbors)
         first, neigh, shifts = nl.half
         r_on, r_off = self.switch if self.switch else (0.0, 0.0)
+        targets = np.zeros(system.n_atoms, dtype=np.bool_)
+        targets[idx] = True
         phi_r, _, _ = kernels.real_space(system.positions, system.cell, q, self._sigma, first, neigh, shifts,
-                                         p.alpha, p.r_cut, r_on, r_off, KE, False)
+                                         p.alpha, p.r_cut, r_on, r_off, KE, False, False, targets)
         frac = self._fractional(system)
         hmax, kmax, lmax = p.kmax
         sk = kernels.structure_factors(frac, q, self._kidx, hmax, kmax, lmax)

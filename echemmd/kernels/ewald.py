@@ -81,7 +81,7 @@ N_BLOCKS = 4
 
 @njit(cache=True, parallel=True)
 def real_space(positions, cell, charges, sigma, first, neighbors, shifts, alpha, r_cut, r_on, r_off, ke,
-               want_forces, want_virial=True):
+               want_forces, want_virial=True, targets=None):
     """Real-space sum over a half neighbour list (each pair once).
 
     Each pair's potential and force go to both atoms. Atoms are split into ``N_BLOCKS`` fixed
@@ -112,6 +112,10 @@ def real_space(positions, cell, charges, sigma, first, neighbors, shifts, alpha,
         Also compute forces and virial.
     want_virial : bool
         With ``want_forces``: also the virial (False on MD steps whose pressure nobody reads).
+    targets : bool (N,) or None
+        Without ``want_forces``: the potential is wanted at these atoms only, and pairs between
+        two other atoms are skipped (the charge solver's right-hand side: the potential of the
+        ions at the electrode atoms); ``phi`` is then exact at the targets only.
 
     Returns
     -------
@@ -148,8 +152,11 @@ def real_space(positions, cell, charges, sigma, first, neighbors, shifts, alpha,
             for q in range(first[i], first[i + 1]):
                 j = neighbors[q]
                 qj = charges[j]
-                if qj == 0.0 and qi == 0.0 and not want_forces:
-                    continue
+                if not want_forces:
+                    if qj == 0.0 and qi == 0.0:
+                        continue
+                    if targets is not None and not (targets[i] or targets[j]):
+                        continue
                 d0, d1, d2 = _pair_vector(positions, cell, i, j, shifts[q])
                 r2 = d0 * d0 + d1 * d1 + d2 * d2
                 if r2 >= rc2:
