@@ -141,15 +141,14 @@ class PairPotential:
         # The type table is rebuilt only when the atoms' elements change (np.unique is a sort).
         if self._numbers is None or not np.array_equal(system.numbers, self._numbers):
             self._numbers = np.array(system.numbers)
-            self._species = None
-        species = self._species if self._species is not None else tuple(system.species)
-        if species != self._species:
-            self._params = self.parameter_table(species)
-            self._species = species
-            # Atomic number -> type index, so types cost one gather per call.
-            self._lookup = np.full(max(system.numbers) + 1, -1, dtype=np.int64)
-            for k, s in enumerate(species):
-                self._lookup[system.numbers[system.symbols.index(s)]] = k
+            species = tuple(system.species)
+            if species != self._species:
+                self._params = self.parameter_table(species)
+                self._species = species
+                # Atomic number -> type index, so types cost one gather per call.
+                self._lookup = np.full(max(system.numbers) + 1, -1, dtype=np.int64)
+                for k, s in enumerate(species):
+                    self._lookup[system.numbers[system.symbols.index(s)]] = k
         types = self._lookup[system.numbers]
         style = kernels.LENNARD_JONES if self.style == "lj" else kernels.BORN_MAYER_HUGGINS
         first, neigh, shifts = neighbors.half

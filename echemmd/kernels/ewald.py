@@ -232,24 +232,22 @@ def _phase_tables(frac_j, hmax, kmax, lmax, xr, xi, yr, yi, zr, zi):
     for m in range(1, hmax + 1):
         xr[m] = xr[m - 1] * cx - xi[m - 1] * sx
         xi[m] = xr[m - 1] * sx + xi[m - 1] * cx
-    yr[kmax] = 1.0
-    yi[kmax] = 0.0
-    for m in range(1, kmax + 1):
-        a = yr[kmax + m - 1]
-        b = yi[kmax + m - 1]
-        yr[kmax + m] = a * cy - b * sy
-        yi[kmax + m] = a * sy + b * cy
-        yr[kmax - m] = yr[kmax + m]
-        yi[kmax - m] = -yi[kmax + m]
-    zr[lmax] = 1.0
-    zi[lmax] = 0.0
-    for m in range(1, lmax + 1):
-        a = zr[lmax + m - 1]
-        b = zi[lmax + m - 1]
-        zr[lmax + m] = a * cz - b * sz
-        zi[lmax + m] = a * sz + b * cz
-        zr[lmax - m] = zr[lmax + m]
-        zi[lmax - m] = -zi[lmax + m]
+    _signed_powers(cy, sy, kmax, yr, yi)
+    _signed_powers(cz, sz, lmax, zr, zi)
+
+
+@njit(inline="always")
+def _signed_powers(c, s, m_max, re, im):
+    """(c + i s)^m for m = -m_max..m_max into re/im[m_max + m], by recurrence and conjugation."""
+    re[m_max] = 1.0
+    im[m_max] = 0.0
+    for m in range(1, m_max + 1):
+        a = re[m_max + m - 1]
+        b = im[m_max + m - 1]
+        re[m_max + m] = a * c - b * s
+        im[m_max + m] = a * s + b * c
+        re[m_max - m] = re[m_max + m]
+        im[m_max - m] = -im[m_max + m]
 
 
 @njit(cache=True)
@@ -266,23 +264,19 @@ def k_groups(kidx):
         end index in column 3.
     """
     nk = kidx.shape[0]
+    g = np.zeros((nk + 1, 4), dtype=np.int64)
     count = 0
     for m in range(nk):
         if m == 0 or kidx[m, 0] != kidx[m - 1, 0] or kidx[m, 1] != kidx[m - 1, 1]:
+            g[count, 0] = kidx[m, 0]
+            g[count, 1] = kidx[m, 1]
+            g[count, 2] = kidx[m, 2]
+            g[count, 3] = m
             count += 1
-    g = np.zeros((count + 1, 4), dtype=np.int64)
-    c = 0
-    for m in range(nk):
-        if m == 0 or kidx[m, 0] != kidx[m - 1, 0] or kidx[m, 1] != kidx[m - 1, 1]:
-            g[c, 0] = kidx[m, 0]
-            g[c, 1] = kidx[m, 1]
-            g[c, 2] = kidx[m, 2]
-            g[c, 3] = m
-            c += 1
         elif kidx[m, 2] != kidx[m - 1, 2] + 1:
             raise ValueError("k-vectors of one (h, k) must have consecutive l")
     g[count, 3] = nk
-    return g
+    return g[:count + 1].copy()
 
 
 @njit(cache=True, parallel=True, fastmath={"contract"})

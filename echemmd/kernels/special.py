@@ -59,32 +59,16 @@ def erfc_exp(x):
     if x <= 4.0:
         num = _C[8] * x
         den = x
-        num = (num + _C[0]) * x
-        den = (den + _D[0]) * x
-        num = (num + _C[1]) * x
-        den = (den + _D[1]) * x
-        num = (num + _C[2]) * x
-        den = (den + _D[2]) * x
-        num = (num + _C[3]) * x
-        den = (den + _D[3]) * x
-        num = (num + _C[4]) * x
-        den = (den + _D[4]) * x
-        num = (num + _C[5]) * x
-        den = (den + _D[5]) * x
-        num = (num + _C[6]) * x
-        den = (den + _D[6]) * x
+        for k in range(7):
+            num = (num + _C[k]) * x
+            den = (den + _D[k]) * x
         return gauss * (num + _C[7]) / (den + _D[7]), gauss
     z = 1.0 / x2
     num = _P[5] * z
     den = z
-    num = (num + _P[0]) * z
-    den = (den + _Q[0]) * z
-    num = (num + _P[1]) * z
-    den = (den + _Q[1]) * z
-    num = (num + _P[2]) * z
-    den = (den + _Q[2]) * z
-    num = (num + _P[3]) * z
-    den = (den + _Q[3]) * z
+    for k in range(4):
+        num = (num + _P[k]) * z
+        den = (den + _Q[k]) * z
     return gauss * (_ONE_OVER_SQRT_PI - z * (num + _P[4]) / (den + _Q[4])) / x, gauss
 
 
