@@ -153,6 +153,7 @@ class Ewald:
         self.name = name
         self.params = None
         self._key = None
+        self._sk_cache = None  # (positions, charges, S(k)) of the last potential_at
 
     # ------------------------------------------------------------------ parameters
     @property
@@ -269,6 +270,7 @@ class Ewald:
         """Everything that follows from the cell at fixed alpha, r_cut and k_cut: the energy stays one
         function of the cell, so the virial is its strain derivative."""
         p = self.params
+        self._sk_cache = None  # another set of k-vectors
         cell, slab = self.periodic_cell(system)
         volume = abs(np.linalg.det(cell))
         kidx, kvec = self._kvectors(cell, p.k_cut)
@@ -348,8 +350,29 @@ class Ewald:
                                  f"than the cell height c_z = {height:.4g} Å; enlarge the vacuum")
         return np.ascontiguousarray(frac)
 
-    def _evaluate(self, system, neighbors, charges, want_forces, want_virial=True):
-        """phi (N,), forces (N,3), virial (3,3; NaN unless ``want_virial``), components dict."""
+    def _structure_factors(self, system, frac, q):
+        """S(k) of charges ``q``, from the last :meth:`potential_at` when that is cheaper.
+
+        S is linear in the charges: at unchanged positions, S(q) = S(q0) + S(q - q0), and the
+        kernel skips atoms whose charge did not change. The charge solver's right-hand side
+        computes S of the fixed charges (the ions) at the electrode atoms; the force pass of
+        the same step then only adds the electrode atoms' part.
+        """
+        hmax, kmax, lmax = self.params.kmax
+        cached = self._sk_cache
+        if cached is not None and np.array_equal(cached[0], system.positions):
+            dq = q - cached[1]
+            if np.count_nonzero(dq) < np.count_nonzero(q):
+                return cached[2] + kernels.structure_factors(frac, dq, self._kidx, hmax, kmax, lmax)
+        return kernels.structure_factors(frac, q, self._kidx, hmax, kmax, lmax)
+
+    def _evaluate(self, system, neighbors, charges, want_forces, want_virial=True, mobile=None):
+        """phi (N,), forces (N,3), virial (3,3; NaN unless ``want_virial``), components dict.
+
+        ``mobile`` (bool (N,), with ``want_forces`` and not ``want_virial``): forces are wanted
+        on these atoms only; pairs between two other atoms and the reciprocal forces on them
+        are skipped, and their forces are zero.
+        """
         self._ensure_setup(system)
         p = self.params
         nl = self._neighbors(system, neighbors)
@@ -358,12 +381,19 @@ class Ewald:
         q = np.ascontiguousarray(charges, dtype=np.float64)
         phi_r, f_r, w_r = kernels.real_space(system.positions, system.cell, q, self._sigma, first, neigh, shifts,
                                              p.alpha, p.r_cut, r_on, r_off, KE, want_forces,
-                                             want_forces and want_virial)
+                                             want_forces and want_virial, mobile)
         frac = self._fractional(system)
         hmax, kmax, lmax = p.kmax
-        sk = kernels.structure_factors(frac, q, self._kidx, hmax, kmax, lmax)
-        phi_k, f_k = kernels.reciprocal_potential_forces(frac, q, self._kidx, self._kvec, self._weight, sk,
-                                                         hmax, kmax, lmax, want_forces)
+        sk = self._structure_factors(system, frac, q)
+        if mobile is None:
+            phi_k, f_k = kernels.reciprocal_potential_forces(frac, q, self._kidx, self._kvec, self._weight, sk,
+                                                             hmax, kmax, lmax, want_forces)
+        else:
+            idx = np.flatnonzero(mobile)
+            phi_k, f_k = np.zeros(system.n_atoms), np.zeros((system.n_atoms, 3))
+            phi_k[idx], f_k[idx] = kernels.reciprocal_potential_forces(
+                np.ascontiguousarray(frac[idx]), np.ascontiguousarray(q[idx]), self._kidx, self._kvec, self._weight,
+                sk, hmax, kmax, lmax, want_forces)
         sk2 = sk.real**2 + sk.imag**2
         e_recip = float(np.dot(self._weight, sk2))
         # Self energy of each Gaussian and the alpha self-interaction of the reciprocal sum.
@@ -392,6 +422,8 @@ class Ewald:
             phi += phi_slab
             forces += f_slab
             virial += w_slab
+        if mobile is not None:
+            forces[~mobile] = 0.0
         e_real = 0.5 * float(np.dot(q, phi_r))
         parts = {"real": e_real, "reciprocal": e_recip, "self": e_self, "background": e_bg, "slab": e_slab}
         return phi, forces, virial, parts
@@ -415,17 +447,22 @@ class Ewald:
         virial[2, 2] += float(forces[:, 2] @ z) + c * total * total * lz * lz / 6.0
         return energy, phi, forces, virial
 
-    #: ``compute(..., energy_virial=False)`` skips the virial (see ``ForceField.compute``).
+    #: ``compute(..., energy_virial=False)`` skips the virial and the frozen atoms' forces
+    #: (see ``ForceField.compute``).
     forces_only = True
 
     def compute(self, system, neighbors, energy_virial=True) -> Contribution:
         """Energy (eV), forces (eV/Å) and virial (eV) at the system's charges.
 
-        ``energy_virial=False``: forces only, energy and virial NaN (the energy comes from the
-        potentials at no extra cost; the virial sums are what is skipped).
+        ``energy_virial=False``: forces only, energy and virial NaN, and the forces on frozen
+        atoms zero: the virial sums, the pairs between two frozen atoms (electrode–electrode)
+        and the reciprocal forces on frozen atoms are skipped (LAMMPS ELECTRODE's ``etypes``).
         """
+        mobile = None
+        if not energy_virial and system.frozen.any():
+            mobile = ~system.frozen
         phi, forces, virial, parts = self._evaluate(system, neighbors, system.charges, True,
-                                                    want_virial=energy_virial)
+                                                    want_virial=energy_virial, mobile=mobile)
         energy = sum(parts.values()) if energy_virial else math.nan
         return Contribution(energy, forces, virial, {self.name: energy}, forces_only=not energy_virial)
 
@@ -459,7 +496,8 @@ class Ewald:
                                          p.alpha, p.r_cut, r_on, r_off, KE, False, False, targets)
         frac = self._fractional(system)
         hmax, kmax, lmax = p.kmax
-        sk = kernels.structure_factors(frac, q, self._kidx, hmax, kmax, lmax)
+        sk = self._structure_factors(system, frac, q)
+        self._sk_cache = (system.positions.copy(), q.copy(), sk)
         phi_k, _ = kernels.reciprocal_potential_forces(np.ascontiguousarray(frac[idx]), np.ascontiguousarray(q[idx]),
                                                        self._kidx, self._kvec, self._weight, sk, hmax, kmax, lmax,
                                                        False)

@@ -29,7 +29,8 @@ class Contribution:
         Other observables of the evaluation by canonical name (e.g. ``charge_<electrode>`` in e,
         ``cg_iterations``, ``cg_residual`` in V).
     forces_only : bool
-        The energy and virial were not evaluated (NaN); see :meth:`ForceField.compute`.
+        The energy and virial were not evaluated (NaN), nor the forces on frozen atoms (zero);
+        see :meth:`ForceField.compute`.
     """
 
     energy: float
@@ -87,7 +88,9 @@ class ForceField:
         ``energy_virial=False`` lets terms that can (``forces_only = True``) skip their energy
         and virial sums, for MD steps whose energy and pressure nobody reads (LAMMPS' eflag and
         vflag); the energy and virial of such a result are NaN where a term skipped them, so
-        that a reader of the wrong step cannot mistake them for numbers.
+        that a reader of the wrong step cannot mistake them for numbers. The forces on frozen
+        atoms, which no integrator reads, are zero in such a result: terms may skip them
+        (Ewald skips the pairs between two frozen atoms).
         """
         if self.neighbors is not None:
             self.neighbors.update(system.positions, system.cell, system.pbc)
@@ -106,6 +109,8 @@ class ForceField:
             total.virial += c.virial
             total.terms[term.name] = c.energy
             total.extra.update(c.extra)
+        if total.forces_only:
+            total.forces[system.frozen] = 0.0
         return total
 
     def __call__(self, system) -> Contribution:

@@ -15,6 +15,10 @@ import numpy as np
 from echemmd.errors import NeighborListError
 from echemmd.kernels import neighbors as kernels
 
+#: Cost of visiting one bin of the search stencil in units of the cost of one candidate
+#: distance (measured: about 10.6 ns against 2.5 ns on a 2-core EPYC, LJ liquid and a slab).
+BIN_VISIT_COST = 4.0
+
 
 def perpendicular_widths(cell: np.ndarray) -> np.ndarray:
     """Distance between opposite faces of the cell along each cell vector, Å."""
@@ -63,6 +67,44 @@ def search_cell(cell: np.ndarray, pbc: np.ndarray) -> np.ndarray:
     return out
 
 
+def choose_bins(width, pbc, r_list, n):
+    """Bins along each cell vector and the search reach (bins on each side), for ``n`` atoms.
+
+    Bins are 1/f of the cutoff wide for the f in (1, 2, 3) that minimises the estimated cost of
+    a search: candidate distances (atoms in the searched bins) plus ``BIN_VISIT_COST`` per
+    visited bin. Narrow bins pay off when a cell vector is short against the cutoff: with one
+    bin per vector, three whole periodic images are searched. The count is capped near
+    2 n^(1/3) per vector so that sparse or huge cells stay cheap.
+
+    Parameters
+    ----------
+    width : (3,) float
+        Extent along each cell vector (face-to-face width, or the atoms' span when open), Å.
+    pbc : (3,) bool
+    r_list : float
+        List cutoff, Å.
+    n : int
+        Number of atoms.
+
+    Returns
+    -------
+    n_bins, reach : int64 (3,)
+    """
+    max_bins = max(1, int(round(2 * max(n, 1) ** (1 / 3))) + 1)
+    density = n / float(np.prod(width))
+    best = None
+    for f in (1, 2, 3):
+        n_bins = np.minimum(np.maximum(1, np.floor(width * f / r_list)), max_bins).astype(np.int64)
+        bin_width = width / n_bins
+        reach = np.ceil(r_list / bin_width * (1.0 + 1e-12)).astype(np.int64)
+        reach = np.where(pbc, reach, np.minimum(reach, n_bins - 1))
+        offsets = np.where(pbc, 2 * reach + 1, np.minimum(2 * reach + 1, n_bins))
+        cost = density * float(np.prod(offsets * bin_width)) + BIN_VISIT_COST * float(np.prod(offsets))
+        if best is None or cost < best[0]:
+            best = (cost, n_bins, reach)
+    return best[1], best[2]
+
+
 def build_neighbor_list(positions, cell, pbc, r_list, half=False):
     """Build a neighbour list (no skin logic).
 
@@ -101,13 +143,7 @@ def build_neighbor_list(positions, cell, pbc, r_list, half=False):
     span = np.where(pbc, 1.0, (frac.max(axis=0) - lo) if n else 1.0)
     span = np.maximum(span, 1e-12)
     width = perpendicular_widths(bcell) * span
-    # Bins no narrower than the cutoff; capped so that sparse or huge cells stay cheap.
-    n_bins = np.maximum(1, np.floor(width / r_list)).astype(np.int64)
-    max_bins = max(1, int(round(2 * max(n, 1) ** (1 / 3))) + 1)
-    n_bins = np.minimum(n_bins, max_bins)
-    bin_width = width / n_bins
-    reach = np.ceil(r_list / bin_width * (1.0 + 1e-12)).astype(np.int64)
-    reach = np.where(pbc, reach, np.minimum(reach, n_bins - 1))
+    n_bins, reach = choose_bins(width, pbc, float(r_list), n)
     bin_index = np.floor((frac - lo) / span * n_bins).astype(np.int64)
     bin_index = np.clip(bin_index, 0, n_bins - 1)
     xw = positions - images @ bcell

@@ -122,11 +122,13 @@ class PairPotential:
                     s6 = c["sigma"] ** 6
                     c12, c6 = 4.0 * c["epsilon"] * s6 * s6, 4.0 * c["epsilon"] * s6
                     shift = kernels.lennard_jones(rc * rc, c12, c6)[0] if self.shift else 0.0
-                    params[i, j, :4] = (c12, c6, rc * rc, shift)
+                    # A pair that does not interact gets a zero cutoff: the kernel skips it.
+                    params[i, j, :4] = (c12, c6, rc * rc if c12 or c6 else 0.0, shift)
                 else:
                     p = (c["A"], c["rho"], c.get("sigma", 0.0), c.get("C", 0.0), c.get("D", 0.0))
                     shift = kernels.born_mayer_huggins(rc * rc, *p)[0] if self.shift else 0.0
-                    params[i, j, :] = p + (rc * rc, shift)
+                    interacts = p[0] or p[3] or p[4]
+                    params[i, j, :] = p + (rc * rc if interacts else 0.0, shift)
         return params
 
     #: ``compute(..., energy_virial=False)`` skips the energy and virial sums (forces only).

@@ -262,6 +262,73 @@ def test_nve_at_constant_potential_conserves_energy_and_warm_start_helps():
     assert warm < np.mean(cold)
 
 
+def constant_potential_forcefield(system):
+    solver = solver_for(system, dv=1.0, accuracy=1e-6, tolerance=1e-10)
+    solver.ewald.setup(system)
+    coeffs = {p: {"epsilon": 0.01, "sigma": 3.0} for p in ("Na-Na", "Cl-Cl", "Na-Cl", "Na-Au", "Cl-Au")}
+    coeffs["Au-Au"] = {"epsilon": 0.0, "sigma": 3.0}
+    lj = LennardJones(coeffs, cutoff=7.0)
+    return ForceField([lj, solver.ewald], NeighborList(max(7.0, solver.ewald.cutoff), 1.0), charge_solver=solver)
+
+
+def test_forces_only_step_at_constant_potential_skips_the_frozen_electrodes():
+    """A forces-only step: the mobile atoms' forces as on a full step (electrode–electrode pairs
+    and the electrodes' reciprocal forces skipped), zero on the frozen electrode atoms; the
+    structure factors of the force pass reuse the ions' from the charge solve."""
+    system = capacitor(side=4, layers=2, gap=14.0, n_pairs=6, seed=2)
+    ff = constant_potential_forcefield(system)
+    full = ff.compute(system)
+    part = ff.compute(system, energy_virial=False)
+    mobile = ~system.frozen
+    assert system.frozen.sum() == 64 and mobile.sum() == 12
+    scale = np.abs(full.forces[mobile]).max()
+    np.testing.assert_allclose(part.forces[mobile], full.forces[mobile], rtol=0, atol=1e-12 * scale)
+    assert np.all(part.forces[system.frozen] == 0.0)
+    assert np.abs(full.forces[system.frozen]).max() > 1e-3  # the full step does compute them
+    # Structure factors from the cache (ions from the right-hand side + electrodes) against a fresh sum.
+    ewald = ff.charge_solver.ewald
+    assert ewald._sk_cache is not None and np.array_equal(ewald._sk_cache[0], system.positions)
+    frac = ewald._fractional(system)
+    hmax, kmax, lmax = ewald.params.kmax
+    from echemmd.kernels import ewald as ewald_kernels
+
+    fresh = ewald_kernels.structure_factors(frac, system.charges, ewald._kidx, hmax, kmax, lmax)
+    cached = ewald._structure_factors(system, frac, system.charges)
+    np.testing.assert_allclose(cached, fresh, rtol=0, atol=1e-12 * np.abs(fresh).max())
+    # Moved atoms invalidate the cache: a fresh sum again.
+    system.positions[-1] += 0.01
+    moved = ewald._structure_factors(system, ewald._fractional(system), system.charges)
+    np.testing.assert_array_equal(
+        moved, ewald_kernels.structure_factors(ewald._fractional(system), system.charges, ewald._kidx, hmax, kmax,
+                                               lmax))
+
+
+def test_constant_potential_trajectory_does_not_depend_on_the_observed_steps():
+    """Frozen electrodes, charge solve every step: observing every step or every 5th gives the
+    same trajectory and the same observed energies (forces-only steps in between)."""
+
+    class Recorder:
+        def __init__(self, every):
+            self.every, self.energy = every, []
+
+        def observe(self, sim):
+            self.energy.append(sim.observables()["potential_energy"])
+
+        def close(self):
+            pass
+
+    runs = {}
+    for every in (1, 5):
+        system = capacitor(side=4, layers=2, gap=14.0, n_pairs=6, seed=2)
+        maxwell_boltzmann(system, 600.0, np.random.default_rng(5))
+        rec = Recorder(every)
+        sim = Simulation(system, constant_potential_forcefield(system), VelocityVerlet(dt=1.0), observers=[rec])
+        sim.run(20)
+        runs[every] = (system.positions.copy(), np.array(rec.energy))
+    np.testing.assert_array_equal(runs[1][0], runs[5][0])
+    np.testing.assert_array_equal(runs[5][1], runs[1][1][::5])
+
+
 def test_non_convergence_names_residual_and_iterations():
     system = capacitor(side=4, n_pairs=2)
     solver = solver_for(system, max_iterations=1, tolerance=1e-14)

@@ -85,6 +85,40 @@ def test_full_and_half_lists_equal_brute_force(seed, kind, pbc):
         assert np.all(np.linalg.norm(d, axis=1) < r_cut)
 
 
+@pytest.mark.parametrize("visit_cost", [0.0, 1e9])
+def test_bins_narrower_than_the_cutoff_give_the_same_lists(monkeypatch, visit_cost):
+    """Free bin visits pick the narrowest bins (1/3 of the cutoff, reach 3), costly ones the
+    widest (reach 1): both lists equal brute force."""
+    import echemmd.neighbors as nl
+
+    monkeypatch.setattr(nl, "BIN_VISIT_COST", visit_cost)
+    reaches = set()
+    for seed, kind, pbc in CASES[:24]:
+        rng = np.random.default_rng(seed)
+        cell = random_cell(rng, kind)
+        n = int(rng.integers(20, 60))
+        positions = rng.uniform(0, 1, (n, 3)) @ cell
+        r_cut = rng.uniform(0.3, 2.0) * perpendicular_widths(cell).min() + 0.5
+        pbc = np.array(pbc)
+        reaches.add(int(nl.choose_bins(perpendicular_widths(cell), pbc, r_cut, n)[1].max()))
+        for half in (False, True):
+            got = as_set(*build_neighbor_list(positions, cell, pbc, r_cut, half=half))
+            assert got == brute_force_pairs(positions, cell, pbc, r_cut, half)
+    assert max(reaches) >= 3 if visit_cost == 0.0 else max(reaches) <= 2
+
+
+def test_bin_choice_for_a_cell_short_against_the_cutoff():
+    """A slab cell 23 x 20 Å with a 14.4 Å list cutoff: one bin per vector would search three
+    whole images along x and y; the cost estimate picks narrow bins instead. A large liquid box
+    keeps bins one cutoff wide."""
+    from echemmd.neighbors import choose_bins
+
+    n_bins, reach = choose_bins(np.array([23.08, 19.99, 45.0]), np.array([True, True, False]), 14.38, 1384)
+    assert reach.min() >= 2 and np.all(n_bins >= 3)
+    n_bins, reach = choose_bins(np.full(3, 111.9), np.ones(3, bool), 9.5, 29791)
+    assert np.all(reach == 1) and np.all(n_bins == 11)
+
+
 @pytest.mark.parametrize("half", [False, True])
 def test_dense_cluster_overflowing_the_density_estimate_equals_brute_force(half):
     """All atoms in one corner of a large periodic cell: the list's per-chunk regions, sized
@@ -247,3 +281,24 @@ def test_distance_bound_never_exceeds_the_closest_pair():
         np.fill_diagonal(d, np.inf)
         assert nl.distance_bound(moved, cell) <= d.min() + 1e-12
     assert nl.distance_bound(pos, cell * 1.01) == 0.0
+
+
+def test_row_blocks_split_the_pairs_evenly():
+    """Blocks of rows with about equal entries, covering every row once, for the half list of
+    atoms in random order (row lengths fall off as 1 - i/N) and for empty rows."""
+    from echemmd.kernels.neighbors import row_blocks
+
+    rng = np.random.default_rng(2)
+    cell = np.eye(3) * 30.0
+    positions = rng.uniform(0, 30.0, (3000, 3))
+    first, _, _ = build_neighbor_list(positions, cell, np.ones(3, bool), 6.0, half=True)
+    lengths = np.diff(first)
+    assert lengths[:300].mean() > 5 * lengths[-300:].mean()  # the triangle the blocks correct
+    for n_blocks in (1, 2, 4, 7):
+        bounds = row_blocks(first, n_blocks)
+        assert bounds[0] == 0 and bounds[-1] == 3000 and np.all(np.diff(bounds) >= 0)
+        per_block = np.diff(first[bounds])
+        assert per_block.sum() == first[-1]
+        assert np.abs(per_block - first[-1] / n_blocks).max() <= lengths.max()
+    empty = np.zeros(11, dtype=np.int64)
+    np.testing.assert_array_equal(row_blocks(empty, 4), [0, 0, 0, 0, 10])

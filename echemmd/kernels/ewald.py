@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from echemmd.kernels.neighbors import _pair_vector, sum_virials
+from echemmd.kernels.neighbors import _pair_vector, row_blocks, sum_virials
 from echemmd.kernels.special import _erfc_exp, erfc_exp
 
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -85,7 +85,7 @@ def real_space(positions, cell, charges, sigma, first, neighbors, shifts, alpha,
     """Real-space sum over a half neighbour list (each pair once).
 
     Each pair's potential and force go to both atoms. Atoms are split into ``N_BLOCKS`` fixed
-    blocks writing into buffers of their own, added in block order: no races, and results
+    blocks of rows with equal pair counts (``row_blocks``), writing into buffers of their own, added in block order: no races, and results
     independent of the thread count.
 
     Parameters
@@ -113,9 +113,10 @@ def real_space(positions, cell, charges, sigma, first, neighbors, shifts, alpha,
     want_virial : bool
         With ``want_forces``: also the virial (False on MD steps whose pressure nobody reads).
     targets : bool (N,) or None
-        Without ``want_forces``: the potential is wanted at these atoms only, and pairs between
-        two other atoms are skipped (the charge solver's right-hand side: the potential of the
-        ions at the electrode atoms); ``phi`` is then exact at the targets only.
+        The potential (and forces) are wanted at these atoms only: pairs between two other atoms
+        are skipped, and ``phi``, ``forces`` and the virial are then exact at the targets only.
+        Used for the charge solver's right-hand side (the potential of the ions at the electrode
+        atoms) and for the forces on the mobile atoms of a forces-only MD step.
 
     Returns
     -------
@@ -129,7 +130,7 @@ def real_space(positions, cell, charges, sigma, first, neighbors, shifts, alpha,
     n = positions.shape[0]
     rc2 = r_cut * r_cut
     n_blocks = min(N_BLOCKS, max(n, 1))
-    size = (n + n_blocks - 1) // n_blocks
+    bounds = row_blocks(first, n_blocks)
     phi_b = np.zeros((n_blocks, n))
     f_b = np.zeros((n_blocks, n, 3)) if want_forces else np.zeros((n_blocks, 1, 3))
     virial_b = np.zeros((n_blocks, 6))
@@ -142,7 +143,7 @@ def real_space(positions, cell, charges, sigma, first, neighbors, shifts, alpha,
         w12 = 0.0
         w02 = 0.0
         w01 = 0.0
-        for i in range(b * size, min(n, (b + 1) * size)):
+        for i in range(bounds[b], bounds[b + 1]):
             qi = charges[i]
             si2 = sigma[i] * sigma[i]
             p = 0.0
@@ -152,11 +153,10 @@ def real_space(positions, cell, charges, sigma, first, neighbors, shifts, alpha,
             for q in range(first[i], first[i + 1]):
                 j = neighbors[q]
                 qj = charges[j]
-                if not want_forces:
-                    if qj == 0.0 and qi == 0.0:
-                        continue
-                    if targets is not None and not (targets[i] or targets[j]):
-                        continue
+                if not want_forces and qj == 0.0 and qi == 0.0:
+                    continue
+                if targets is not None and not (targets[i] or targets[j]):
+                    continue
                 d0, d1, d2 = _pair_vector(positions, cell, i, j, shifts[q])
                 r2 = d0 * d0 + d1 * d1 + d2 * d2
                 if r2 >= rc2:
@@ -297,10 +297,13 @@ def structure_factors(frac, charges, kidx, hmax, kmax, lmax):
     -------
     complex128 (K,)
     """
-    n = frac.shape[0]
     nk = kidx.shape[0]
     groups = k_groups(kidx)
     ng = groups.shape[0] - 1
+    # Uncharged atoms add nothing; chunks of charged atoms only keep the threads balanced when
+    # the charges sit in one index range (the ions, or the electrode atoms, of a cell).
+    charged = np.flatnonzero(charges)
+    n = charged.shape[0]
     part_r = np.zeros((N_CHUNKS, nk))
     part_i = np.zeros((N_CHUNKS, nk))
     chunk = (n + N_CHUNKS - 1) // N_CHUNKS
@@ -313,10 +316,9 @@ def structure_factors(frac, charges, kidx, hmax, kmax, lmax):
         zi = np.empty(2 * lmax + 1)
         pr = part_r[c]
         pi = part_i[c]
-        for j in range(c * chunk, min(n, (c + 1) * chunk)):
+        for a in range(c * chunk, min(n, (c + 1) * chunk)):
+            j = charged[a]
             qj = charges[j]
-            if qj == 0.0:
-                continue
             _phase_tables(frac[j], hmax, kmax, lmax, xr, xi, yr, yi, zr, zi)
             for g in range(ng):
                 h = groups[g, 0]
@@ -324,12 +326,17 @@ def structure_factors(frac, charges, kidx, hmax, kmax, lmax):
                 ar = qj * (xr[h] * yr[kk] - xi[h] * yi[kk])  # q_j e^{i(h a* + k b*).r_j}
                 ai = qj * (xr[h] * yi[kk] + xi[h] * yr[kk])
                 m0 = groups[g, 3]
-                off = lmax + groups[g, 2] - m0
-                for m in range(m0, groups[g + 1, 3]):
-                    br = zr[off + m]
-                    bi = zi[off + m]
-                    pr[m] += ar * br - ai * bi
-                    pi[m] += ar * bi + ai * br
+                m1 = groups[g + 1, 3]
+                z0 = lmax + groups[g, 2]
+                # Views indexed from 0: loop indices Numba can prove non-negative compile
+                # without negative-index wraparound, which is what lets the loop vectorise.
+                zrg = zr[z0:z0 + m1 - m0]
+                zig = zi[z0:z0 + m1 - m0]
+                prg = pr[m0:m1]
+                pig = pi[m0:m1]
+                for t in range(m1 - m0):
+                    prg[t] += ar * zrg[t] - ai * zig[t]
+                    pig[t] += ar * zig[t] + ai * zrg[t]
     s = np.zeros(nk, dtype=np.complex128)
     for c in range(N_CHUNKS):
         for m in range(nk):
@@ -389,20 +396,28 @@ def reciprocal_potential_forces(frac, charges, kidx, kvec, weight, sk, hmax, kma
                 ar = xr[h] * yr[kk] - xi[h] * yi[kk]
                 ai = xr[h] * yi[kk] + xi[h] * yr[kk]
                 m0 = groups[g, 3]
-                off = lmax + groups[g, 2] - m0
+                m1 = groups[g + 1, 3]
+                z0 = lmax + groups[g, 2]
+                # Views indexed from 0 vectorise (see structure_factors).
+                zrg = zr[z0:z0 + m1 - m0]
+                zig = zi[z0:z0 + m1 - m0]
+                wrg = wr[m0:m1]
+                wig = wi[m0:m1]
                 if want_forces:
-                    for m in range(m0, groups[g + 1, 3]):
-                        er = ar * zr[off + m] - ai * zi[off + m]
-                        ei = ar * zi[off + m] + ai * zr[off + m]
-                        p += wr[m] * er - wi[m] * ei
-                        ti = wr[m] * ei + wi[m] * er
-                        f0 += ti * kx[m]
-                        f1 += ti * ky[m]
-                        f2 += ti * kz[m]
+                    kxg = kx[m0:m1]
+                    kyg = ky[m0:m1]
+                    kzg = kz[m0:m1]
+                    for t in range(m1 - m0):
+                        er = ar * zrg[t] - ai * zig[t]
+                        ei = ar * zig[t] + ai * zrg[t]
+                        p += wrg[t] * er - wig[t] * ei
+                        ti = wrg[t] * ei + wig[t] * er
+                        f0 += ti * kxg[t]
+                        f1 += ti * kyg[t]
+                        f2 += ti * kzg[t]
                 else:
-                    for m in range(m0, groups[g + 1, 3]):
-                        p += wr[m] * (ar * zr[off + m] - ai * zi[off + m]) - wi[m] * (ar * zi[off + m]
-                                                                                      + ai * zr[off + m])
+                    for t in range(m1 - m0):
+                        p += wrg[t] * (ar * zrg[t] - ai * zig[t]) - wig[t] * (ar * zig[t] + ai * zrg[t])
             phi[j] = 2.0 * p
             if want_forces:
                 q2 = 2.0 * charges[j]

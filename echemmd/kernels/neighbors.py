@@ -300,6 +300,33 @@ _pair_vector = njit(inline="always")(pair_vector)
 
 
 @njit(cache=True)
+def row_blocks(first, n_blocks):
+    """Split the rows of a CSR list into ``n_blocks`` contiguous blocks of about equal entries.
+
+    A half list keeps j > i, so for atoms in random order row i holds about (1 - i/N) of its
+    neighbours: blocks of equal atom counts would leave the first thread with 3/4 of the pairs
+    of a two-thread run. The boundaries depend on the list only (not the thread count).
+
+    Returns
+    -------
+    int64 (n_blocks + 1,)
+        Block b holds rows ``bounds[b]:bounds[b + 1]``.
+    """
+    n = first.shape[0] - 1
+    total = first[n] - first[0]
+    bounds = np.empty(n_blocks + 1, dtype=np.int64)
+    bounds[0] = 0
+    i = 0
+    for b in range(1, n_blocks):
+        target = first[0] + (total * b) // n_blocks
+        while i < n and first[i] < target:
+            i += 1
+        bounds[b] = i
+    bounds[n_blocks] = n
+    return bounds
+
+
+@njit(cache=True)
 def sum_virials(virial_i):
     """Sum per-atom virials stored as (xx, yy, zz, yz, xz, xy) rows into a symmetric (3, 3), in atom order.
 

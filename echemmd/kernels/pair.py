@@ -20,7 +20,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from echemmd.kernels.neighbors import _pair_vector, sum_virials
+from echemmd.kernels.neighbors import _pair_vector, row_blocks, sum_virials
 
 LENNARD_JONES = 0
 BORN_MAYER_HUGGINS = 1
@@ -74,7 +74,8 @@ def pair_forces(style, positions, cell, types, params, first, neighbors, shifts,
     """Energy, forces and virial of a pair potential over a half neighbour list.
 
     Each pair is listed once and its force is added to both atoms (Newton's third law).
-    Atoms are split into ``N_BLOCKS`` fixed blocks, each writing into a force buffer of its
+    Atoms are split into ``N_BLOCKS`` fixed blocks of rows with equal pair counts
+    (``row_blocks``), each writing into a force buffer of its
     own (no races); the buffers are added in block order, so the result does not depend on
     the thread count.
 
@@ -108,7 +109,7 @@ def pair_forces(style, positions, cell, types, params, first, neighbors, shifts,
     n = positions.shape[0]
     rc2_index = 2 if style == LENNARD_JONES else 5  # RC2_INDEX
     n_blocks = min(N_BLOCKS, max(n, 1))
-    size = (n + n_blocks - 1) // n_blocks
+    bounds = row_blocks(first, n_blocks)
     buf = np.zeros((n_blocks, n, 3))
     energy_b = np.zeros(n_blocks)
     virial_b = np.zeros((n_blocks, 6))
@@ -121,7 +122,7 @@ def pair_forces(style, positions, cell, types, params, first, neighbors, shifts,
         w11 = 0.0
         w12 = 0.0
         w22 = 0.0
-        for i in range(b * size, min(n, (b + 1) * size)):
+        for i in range(bounds[b], bounds[b + 1]):
             ti = types[i]
             f0 = 0.0
             f1 = 0.0
