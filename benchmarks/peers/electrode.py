@@ -53,6 +53,29 @@ Reported:
     flock /tmp/bench.lock python benchmarks/peers/electrode.py [--quick] [--threads 2]
 
 Writes ``benchmarks/results/peers_electrode[_quick].json``.
+
+Scaling (``--scaling``)
+-----------------------
+The same workload against the electrolyte size: electrodes of k x k atoms per layer (3 layers,
+k even; ``--side K`` runs one size), the ions in the same 40 Å gap at the same number density,
+n_ions = 1000 (k/8)^2 rounded to an even number (half +1 e, half -1 e); k = 8 is exactly the
+structure above. Where 18 layers of the starting lattice would put sites closer than 2.6 Å
+(k <= 7) the number of layers is chosen too. Sides 6, 8, 12, 16, 22: 562, 1000, 2250, 4000,
+7562 ions (216 .. 2904 electrode atoms); ``--quick``: sides 4 and 6. Per size: 3 warm-up and 5
+timed steps (plus echemmd's 5 profiled ones) of echemmd and of LAMMPS ``pppm/electrode`` and
+``ewald/electrode`` with ``algo mat_inv`` (``algo cg``: ~1 s/step at 1000 ions already). Each
+size runs in a child process (``--timeout`` s, default 7200) that writes its result after every
+engine: a size that runs out of time or memory keeps what finished and records the error; a
+configuration that failed is not tried at larger sizes, and ``--max-setup S`` skips one whose
+setup extrapolated from the smaller sizes exceeds S. Reported: s/step and setup per engine and
+size, least-squares log-log exponents of s/step against n_ions and against n_atoms (the same up
+to rounding: n_electrode / n_ions is constant) and of the setup against n_electrode, and the
+first-step electrode charges of each LAMMPS configuration against echemmd's at every size (the
+equal-accuracy check).
+
+    flock /tmp/bench.lock python benchmarks/peers/electrode.py --scaling [--sides 6,8,12,16,22]
+
+Writes ``benchmarks/results/peers_electrode_scaling[_quick].json`` and ``.png``.
 """
 
 from __future__ import annotations
@@ -99,12 +122,53 @@ def _min_image_xy(d, lx, ly):
     return d
 
 
-def build_structure(seed=SEED):
-    """ASE Atoms: bottom electrode (tag 1), top electrode (tag 2), 1000 RPM ions (tag 0)."""
+def n_ions_for(side):
+    """Ions for a k x k electrode: the density of the 8 x 8 / 1000-ion system, even (neutral)."""
+    return 2 * int(round(N_IONS * (side / SIDE) ** 2 / 2))
+
+
+def _ion_lattice(n, lx, ly, height):
+    """(nx, ny, nz) starting lattice for ``n`` ions in an lx x ly x height region.
+
+    nz = 18 layers (the 8 x 8 system's 8 x 7 x 18) with the (nx, ny) of the largest nearest-site
+    distance among those with at least ``n`` sites (ties: fewest sites); if that distance is below
+    MIN_DISTANCE + 0.1 Å (k <= 7: the y rows would be 2.498 Å apart), nz is searched too.
+    Every other layer is shifted by half a cell in x and y.
+    """
+
+    def nearest(nx, ny, nz):
+        dx, dy, dz = lx / nx, ly / ny, height / (nz - 1)
+        return min(dx, dy, math.sqrt(0.25 * dx * dx + 0.25 * dy * dy + dz * dz), 2.0 * dz)
+
+    def best(layers):
+        cands = []
+        for nz in layers:
+            for nx in range(1, 4 * int(math.ceil(lx / MIN_DISTANCE)) + 1):
+                ny = -(-n // (nx * nz))
+                cands.append((-nearest(nx, ny, nz), nx * ny * nz, nx, ny, nz))
+        d, _, nx, ny, nz = min(cands)
+        return -d, (nx, ny, nz)
+
+    d, lattice = best([18])
+    if d < MIN_DISTANCE + 0.1:
+        d, lattice = best(range(8, 31))
+    return lattice
+
+
+def build_structure(seed=SEED, side=SIDE):
+    """ASE Atoms: bottom electrode (tag 1), top electrode (tag 2), RPM ions (tag 0).
+
+    ``side``: electrode atoms per layer side (side x side x 3 per electrode); the ions fill the same
+    40 Å gap at the same number density (``n_ions_for(side)``; 1000 for the default 8 x 8).
+    ``side`` must be even (ASE's orthogonal fcc(111) cell needs an even number of rows in y).
+    """
     from ase import Atoms
     from ase.build import fcc111
 
-    slab = fcc111("Au", size=(SIDE, SIDE, LAYERS), a=LATTICE, orthogonal=True, vacuum=0.0)
+    if side < 2 or side % 2:
+        raise ValueError(f"electrode side must be an even number >= 2, got {side}")
+    n_ions = n_ions_for(side)
+    slab = fcc111("Au", size=(side, side, LAYERS), a=LATTICE, orthogonal=True, vacuum=0.0)
     spacing = LATTICE / math.sqrt(3.0)
     bottom = slab.copy()
     bottom.positions[:, 2] += BOTTOM - bottom.positions[:, 2].min()
@@ -122,23 +186,24 @@ def build_structure(seed=SEED):
     assert abs(cell[0, 1]) < 1e-12 and abs(cell[1, 0]) < 1e-12, "orthogonal cell expected"
 
     rng = np.random.default_rng(seed)
-    # bcc-like lattice: 8 x 7 sites per layer, 18 layers, every other layer shifted by half a cell.
-    nx, ny, nz = 8, 7, 18
+    # bcc-like lattice (8 x 7 sites per layer, 18 layers for side 8), every other layer shifted
+    # by half a cell.
     z0, z1 = z_low + MIN_DISTANCE + 0.1, z_high - MIN_DISTANCE - 0.1
+    nx, ny, nz = _ion_lattice(n_ions, lx, ly, z1 - z0)
     sites = []
-    for k in range(nz):
-        shift = 0.5 * (k % 2)
-        z = z0 + (z1 - z0) * k / (nz - 1)
+    for layer in range(nz):
+        shift = 0.5 * (layer % 2)
+        z = z0 + (z1 - z0) * layer / (nz - 1)
         for i in range(nx):
             for j in range(ny):
                 sites.append(((i + shift) * lx / nx, (j + shift) * ly / ny, z))
     sites = np.array(sites)
-    pos = sites[rng.choice(len(sites), N_IONS, replace=False)]
+    pos = sites[rng.choice(len(sites), n_ions, replace=False)]
     # Hard-sphere Monte Carlo: random moves, rejected below MIN_DISTANCE or too close to a plane.
     step, accepted = 0.4, 0
     sweeps = 10
     for _ in range(sweeps):
-        for i in rng.permutation(N_IONS):
+        for i in rng.permutation(n_ions):
             trial = pos[i] + rng.uniform(-step, step, 3)
             if not (z_low + MIN_DISTANCE <= trial[2] <= z_high - MIN_DISTANCE):
                 continue
@@ -150,7 +215,7 @@ def build_structure(seed=SEED):
                 accepted += 1
     pos[:, 0] %= lx
     pos[:, 1] %= ly
-    charges = np.array([1.0] * (N_IONS // 2) + [-1.0] * (N_IONS - N_IONS // 2))
+    charges = np.array([1.0] * (n_ions // 2) + [-1.0] * (n_ions - n_ions // 2))
     rng.shuffle(charges)
     symbols = ["Na" if q > 0 else "Cl" for q in charges]
     ions = Atoms(symbols, positions=pos)
@@ -162,13 +227,19 @@ def build_structure(seed=SEED):
     q = atoms.get_initial_charges()
     q[: len(metal)] = 0.0
     atoms.set_initial_charges(q)
-    # Checks: minimum ion-ion distance (minimum image in the plane) and distance to the planes.
-    d = _min_image_xy(pos[:, None, :] - pos[None, :, :], lx, ly)
-    r = np.sqrt(np.einsum("ijk,ijk->ij", d, d))
-    np.fill_diagonal(r, np.inf)
-    info = {"ion_min_distance_A": float(r.min()),
+    # Checks: minimum ion-ion distance (minimum image in the plane, rows in chunks: no n^2 x 3
+    # array at 8000 ions) and distance to the planes.
+    r_min = np.inf
+    for start in range(0, n_ions, 512):
+        d = _min_image_xy(pos[start:start + 512, None, :] - pos[None, :, :], lx, ly)
+        r2 = np.einsum("ijk,ijk->ij", d, d)
+        rows = np.arange(r2.shape[0])
+        r2[rows, start + rows] = np.inf
+        r_min = min(r_min, float(np.sqrt(r2.min())))
+    info = {"side": side, "n_ions": n_ions, "ion_lattice_sites_xyz": [nx, ny, nz],
+            "ion_min_distance_A": r_min,
             "ion_plane_min_distance_A": float(min(pos[:, 2].min() - z_low, z_high - pos[:, 2].max())),
-            "mc_acceptance": accepted / (sweeps * N_IONS), "inner_planes_z_A": [float(z_low), float(z_high)],
+            "mc_acceptance": accepted / (sweeps * n_ions), "inner_planes_z_A": [float(z_low), float(z_high)],
             "cell_A": [float(lx), float(ly), HEIGHT], "layer_spacing_A": spacing}
     return atoms, info
 
@@ -535,30 +606,89 @@ def compare_charges(q_ref, q, tags):
 
 
 # ---------------------------------------------------------------------- driver
-def run(quick=False, threads=2, tolerance=1e-6, configs=None) -> dict:
+DEFAULT_CONFIGS = tuple((k, a, "on") for k in ("ewald", "pppm") for a in ("mat_inv", "cg"))
+#: Electrode sides of the scaling study: 562, 1000, 2250, 4000, 7562 ions (216 .. 2904 electrode atoms).
+SCALING_SIDES = (6, 8, 12, 16, 22)
+SCALING_SIDES_QUICK = (4, 6)
+#: LAMMPS configurations of the scaling study (algo cg is ~1 s/step already at 1000 ions).
+SCALING_CONFIGS = (("pppm", "mat_inv", "on"), ("ewald", "mat_inv", "on"))
+
+
+def _config_label(config):
+    return f"lammps_{config[0]}_{config[1]}" + ("" if config[2] == "on" else f"_etypes_{config[2]}")
+
+
+def _result(atoms, info, echem, q_echem, peers, threads, tolerance):
+    """The JSON-ready result of one size (``echem`` None or ``{"error": ...}`` when it did not run)."""
+    tags = atoms.get_tags()
+    n_el = int((tags > 0).sum())
+    n_ions = len(atoms) - n_el
+    ok = [p for p in peers if "error" not in p]
+    fastest = min(ok, key=lambda p: p["s_per_step"]) if ok else None
+    echem_ok = echem is not None and "error" not in echem
+    ratio = echem["s_per_step"] / fastest["s_per_step"] if fastest and echem_ok else float("nan")
+    if echem_ok:
+        echem = {**echem, "first_step_charges": {"Q_bottom_e": float(q_echem[tags == 1].sum()),
+                                                 "Q_top_e": float(q_echem[tags == 2].sum())}}
+    return {
+        "description": f"one constant-potential MD step (charge solve + forces + Langevin), {n_el} frozen electrode "
+                       f"atoms (Gaussian, eta 1.979/Å) + {n_ions} RPM ions, 1 V, Ewald accuracy 1e-6, slab x3",
+        "threads": threads,
+        "structure": {"n_atoms": len(atoms), "n_electrode": n_el, "n_ions": n_ions, **info},
+        "parameters": {"eta_per_A": ETA, "sigma_echemmd_A": SIGMA_E, "potentials_V": list(POTENTIALS),
+                       "lj_epsilon_eV": LJ_EPS, "lj_sigma_A": LJ_SIGMA, "cutoff_A": CUTOFF,
+                       "accuracy": ACCURACY, "slab_factor": 3.0, "temperature_K": TEMPERATURE,
+                       "friction_per_fs": FRICTION, "dt_fs": DT, "skin_A": SKIN, "tolerance_V": tolerance},
+        "echemmd": echem,
+        "lammps": peers,
+        "fastest_lammps": (f"{fastest['kspace_style']} algo {fastest['algo']} etypes {fastest['etypes']}"
+                           if fastest else None),
+        "ratio_echemmd_over_fastest_lammps": ratio,
+        "target_ratio": 1.0,
+    }
+
+
+def run(quick=False, threads=2, tolerance=1e-6, configs=None, side=SIDE, steps=None, warmup=None,
+        progress=None) -> dict:
+    """Both engines on the side x side structure; ``progress(result)`` after each engine (partial results).
+
+    An engine or configuration that fails is recorded as ``{"error": ...}``, not raised.
+    """
     set_threads(threads)
-    steps = 5 if quick else 20
-    warmup = 2 if quick else 3
-    configs = configs or [(k, a, "on") for k in ("ewald", "pppm") for a in ("mat_inv", "cg")]
+    steps = steps or (5 if quick else 20)
+    warmup = warmup if warmup is not None else (2 if quick else 3)
+    configs = list(configs or DEFAULT_CONFIGS)
     from ase.data import atomic_masses, atomic_numbers
     from ase.io import write
 
-    atoms, info = build_structure()
+    atoms, info = build_structure(side=side)
     velocities = maxwell_boltzmann_velocities(atoms)
     tags = atoms.get_tags()
     n_el = int((tags > 0).sum())
     masses = [float(atomic_masses[atomic_numbers[s]]) for s in ("Au", "Au", "Na", "Cl")]
+    echem, q_echem, peers = None, None, []
+
+    def report():
+        if progress is not None:
+            progress(_result(atoms, info, echem, q_echem, peers, threads, tolerance))
+
+    report()
     with tempfile.TemporaryDirectory(prefix="echemmd_electrode_") as workdir:
         structure = Path(workdir) / "electrode.extxyz"
         write(structure, atoms, format="extxyz")
         data = Path(workdir) / "electrode.data"
         write_lammps_data(data, atoms, velocities)
 
-        echem, q_echem = run_echemmd(structure, velocities, tolerance, warmup, steps, workdir)
-        print(f"echemmd: {echem['s_per_step']:.4f} s/step ({echem['profile']['cg_iterations_per_step']:.1f} CG "
-              f"iterations/step), first solve {echem['first_solve_cg_iterations']} iterations, "
-              f"Q_top = {q_echem[tags == 2].sum():.6f} e", flush=True)
-        peers = []
+        try:
+            echem, q_echem = run_echemmd(structure, velocities, tolerance, warmup, steps, workdir)
+        except Exception as exc:  # noqa: BLE001 - recorded (e.g. memory at large sizes), the peers still run
+            echem = {"error": f"{type(exc).__name__}: {exc}"}
+            print(f"echemmd: failed: {echem['error']}", flush=True)
+        else:
+            print(f"echemmd: {echem['s_per_step']:.4f} s/step ({echem['profile']['cg_iterations_per_step']:.1f} CG "
+                  f"iterations/step), first solve {echem['first_solve_cg_iterations']} iterations, "
+                  f"Q_top = {q_echem[tags == 2].sum():.6f} e", flush=True)
+        report()
         for config in configs:
             try:
                 res, q_lmp = run_lammps(config, threads, data, masses, n_el, tolerance, warmup, steps, workdir)
@@ -566,50 +696,310 @@ def run(quick=False, threads=2, tolerance=1e-6, configs=None) -> dict:
                 peers.append({"kspace_style": f"{config[0]}/electrode", "algo": config[1], "etypes": config[2],
                               "error": str(exc)})
                 print(f"LAMMPS {config}: failed: {exc}", flush=True)
+                report()
                 continue
-            res["first_step_charges_vs_echemmd"] = compare_charges(q_echem, q_lmp, tags)
+            if q_echem is not None:
+                res["first_step_charges_vs_echemmd"] = compare_charges(q_echem, q_lmp, tags)
             peers.append(res)
-            c = res["first_step_charges_vs_echemmd"]
+            c = res.get("first_step_charges_vs_echemmd")
+            agreement = (f"max|dq| {c['max_abs_dq_e']:.2e} e, Q_top {c['Q_top_e']:.6f} e" if c
+                         else f"Q_top {q_lmp[tags == 2].sum():.6f} e")
             print(f"LAMMPS {res['kspace_style']} {res['algo']} (etypes {config[2]}): {res['s_per_step']:.4f} s/step "
                   f"(wall {res['wall_s_per_step']:.4f}), setup {res['setup_s (run 0: matrix + first solve)']:.2f} s; "
-                  f"charges: max|dq| {c['max_abs_dq_e']:.2e} e, Q_top {c['Q_top_e']:.6f} e", flush=True)
+                  f"charges: {agreement}", flush=True)
+            report()
 
-    ok = [p for p in peers if "error" not in p]
-    fastest = min(ok, key=lambda p: p["s_per_step"]) if ok else None
-    ratio = echem["s_per_step"] / fastest["s_per_step"] if fastest else float("nan")
-    result = {
-        "description": "one constant-potential MD step (charge solve + forces + Langevin), 384 frozen electrode "
-                       "atoms (Gaussian, eta 1.979/Å) + 1000 RPM ions, 1 V, Ewald accuracy 1e-6, slab x3",
-        "threads": threads,
-        "structure": {"n_atoms": len(atoms), "n_electrode": n_el, "n_ions": N_IONS, **info},
-        "parameters": {"eta_per_A": ETA, "sigma_echemmd_A": SIGMA_E, "potentials_V": list(POTENTIALS),
-                       "lj_epsilon_eV": LJ_EPS, "lj_sigma_A": LJ_SIGMA, "cutoff_A": CUTOFF,
-                       "accuracy": ACCURACY, "slab_factor": 3.0, "temperature_K": TEMPERATURE,
-                       "friction_per_fs": FRICTION, "dt_fs": DT, "skin_A": SKIN, "tolerance_V": tolerance},
-        "echemmd": {**echem,
-                    "first_step_charges": {"Q_bottom_e": float(q_echem[tags == 1].sum()),
-                                           "Q_top_e": float(q_echem[tags == 2].sum())}},
-        "lammps": peers,
-        "fastest_lammps": (f"{fastest['kspace_style']} algo {fastest['algo']} etypes {fastest['etypes']}"
-                           if fastest else None),
-        "ratio_echemmd_over_fastest_lammps": ratio,
-        "target_ratio": 1.0,
-    }
-    print(f"ratio echemmd / fastest LAMMPS ({result['fastest_lammps']}) = {ratio:.2f}")
+    result = _result(atoms, info, echem, q_echem, peers, threads, tolerance)
+    print(f"ratio echemmd / fastest LAMMPS ({result['fastest_lammps']}) = "
+          f"{result['ratio_echemmd_over_fastest_lammps']:.2f}")
     return result
 
 
+# ---------------------------------------------------------------------- scaling
+def _fit(x, y):
+    """Least-squares power law y = c x^p in log-log over the finite, positive points, or None (< 2 points)."""
+    pts = [(a, b) for a, b in zip(x, y) if b is not None and np.isfinite(b) and b > 0]
+    if len(pts) < 2:
+        return None
+    lx, ly = np.log([a for a, _ in pts]), np.log([b for _, b in pts])
+    p, c = np.polyfit(lx, ly, 1)
+    return {"exponent": float(p), "prefactor": float(math.exp(c)), "n_points": len(pts)}
+
+
+def _scaling_row(side, detail, configs, skipped, error, wall):
+    """Summary of one size from the child's (possibly partial) result."""
+    n_ions, n_el = n_ions_for(side), 2 * LAYERS * side * side
+    row = {"side": side, "n_ions": n_ions, "n_electrode": n_el, "n_atoms": n_ions + n_el, "wall_s": wall,
+           "error": error}
+    ech = detail.get("echemmd")
+    if ech is None:
+        row["echemmd"] = {"error": error or "did not run"}
+    elif "error" in ech:
+        row["echemmd"] = {"error": ech["error"]}
+    else:
+        pr = ech["profile"]
+        init = ech["initialize_s (compile + cold first solve)"]
+        row["echemmd"] = {
+            "s_per_step": ech["s_per_step"], "setup_s": ech["build_s"] + init,
+            "build_s": ech["build_s"], "initialize_s (compile + cold first solve)": init,
+            "first_solve_cg_iterations": ech["first_solve_cg_iterations"],
+            "cg_iterations_per_step": pr["cg_iterations_per_step"],
+            "charge_solve_s_per_step": pr["charge_solve_s_per_step"],
+            "ewald_forces_s_per_step": pr["ewald_forces_s_per_step"], "lj_s_per_step": pr["lj_s_per_step"],
+            "ewald_alpha_per_A": ech["ewald"]["alpha_per_A"], "ewald_r_cut_A": ech["ewald"]["r_cut_A"],
+            "ewald_n_kvectors": ech["ewald"]["n_kvectors"]}
+    done = {(p["kspace_style"].split("/")[0], p["algo"], p["etypes"]): p for p in detail.get("lammps", [])}
+    row["lammps"] = {}
+    for config in configs:
+        label = _config_label(config)
+        if config in skipped:
+            row["lammps"][label] = {"skipped": skipped[config]}
+            continue
+        p = done.get(config)
+        if p is None:
+            row["lammps"][label] = {"error": f"did not finish ({error or 'unknown'})"}
+        elif "error" in p:
+            row["lammps"][label] = {"error": p["error"]}
+        else:
+            out = {"s_per_step": p["s_per_step"], "wall_s_per_step": p["wall_s_per_step"],
+                   "setup_s": p["setup_s (run 0: matrix + first solve)"],
+                   "timing_breakdown_s_per_step": p.get("timing_breakdown_s_per_step", {})}
+            for key in ("g_ewald_per_A", "kspace_vectors_actual_max1d_max3d", "pppm_grid"):
+                if key in p:
+                    out[key] = p[key]
+            c = p.get("first_step_charges_vs_echemmd")
+            if c:
+                out["first_step_charges_vs_echemmd"] = {**c,
+                                                        "max_abs_dq_relative": c["max_abs_dq_e"] / c["max_abs_q_e"]}
+            row["lammps"][label] = out
+    return row
+
+
+def _predict_setup(rows, label, n_el):
+    """Setup time of LAMMPS ``label`` at n_el electrode atoms, extrapolated from the sizes done (n_el^3 from one)."""
+    pts = [(r["n_electrode"], r["lammps"][label]["setup_s"]) for r in rows if "setup_s" in r["lammps"].get(label, {})]
+    if not pts:
+        return None
+    fit = _fit(*zip(*pts)) if len(pts) >= 2 else None
+    if fit is None:
+        return pts[-1][1] * (n_el / pts[-1][0]) ** 3
+    return fit["prefactor"] * n_el ** max(fit["exponent"], 2.0)
+
+
+def scaling(sides=SCALING_SIDES, threads=2, tolerance=1e-6, warmup=3, steps=5, configs=SCALING_CONFIGS,
+            timeout=7200.0, max_setup=None) -> dict:
+    """Workload (b) against the electrolyte size: s/step of echemmd and of the LAMMPS ``configs``.
+
+    Every size runs in a child process of its own (``--side K --json PATH``, a fresh LAMMPS and
+    Numba state, memory returned afterwards) limited to ``timeout`` s; the child writes its result
+    after every engine, so a size that runs out of time or memory keeps what finished and records
+    the error. A LAMMPS configuration that failed at a smaller size, or whose setup extrapolated
+    from the smaller sizes exceeds ``max_setup`` s, is skipped (recorded). Exponents: least squares
+    in log-log of s/step against n_ions and n_atoms, of the setup against n_electrode.
+    """
+    import json
+    import os
+    import subprocess
+
+    configs = [tuple(c) for c in configs]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="echemmd_electrode_scaling_") as tmp:
+        for side in sides:
+            n_el = 2 * LAYERS * side * side
+            skipped, use = {}, []
+            for config in configs:
+                label = _config_label(config)
+                failed = [r["side"] for r in rows if "error" in r["lammps"].get(label, {})
+                          or "skipped" in r["lammps"].get(label, {})]
+                predicted = _predict_setup(rows, label, n_el)
+                if failed:
+                    skipped[config] = f"failed or skipped at side {failed[0]}"
+                elif max_setup is not None and predicted is not None and predicted > max_setup:
+                    skipped[config] = f"predicted setup {predicted:.3g} s > max_setup {max_setup:g} s"
+                else:
+                    use.append(config)
+            path = Path(tmp) / f"side{side}.json"
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--side", str(side), "--threads", str(threads),
+                   "--tolerance", repr(tolerance), "--warmup", str(warmup), "--steps", str(steps),
+                   "--configs", ",".join(":".join(c) for c in use) or "none", "--json", str(path)]
+            print(f"== side {side}: {n_ions_for(side)} ions, {n_el} electrode atoms; LAMMPS "
+                  f"{[_config_label(c) for c in use]}, skipped {[_config_label(c) for c in skipped]}", flush=True)
+            load_start = os.getloadavg()
+            t0 = time.perf_counter()
+            error = None
+            try:
+                proc = subprocess.run(cmd, timeout=timeout)
+                if proc.returncode != 0:
+                    error = f"child exited with status {proc.returncode}" + (
+                        " (killed by signal; -9: out of memory?)" if proc.returncode < 0 else "")
+            except subprocess.TimeoutExpired:
+                error = f"timed out after {timeout:.0f} s"
+            wall = time.perf_counter() - t0
+            detail = json.loads(path.read_text()) if path.exists() else {}
+            row = _scaling_row(side, detail, configs, skipped, error, wall)
+            row["load_average_start_end"] = [list(load_start), list(os.getloadavg())]
+            row["detail"] = detail
+            rows.append(row)
+            if error:
+                print(f"   side {side}: {error}", flush=True)
+    series = {"echemmd": [r["echemmd"].get("s_per_step") for r in rows]}
+    setup = {"echemmd": [r["echemmd"].get("setup_s") for r in rows]}
+    for config in configs:
+        label = _config_label(config)
+        series[label] = [r["lammps"][label].get("s_per_step") for r in rows]
+        setup[label] = [r["lammps"][label].get("setup_s") for r in rows]
+    n_ions = [r["n_ions"] for r in rows]
+    n_atoms = [r["n_atoms"] for r in rows]
+    n_el = [r["n_electrode"] for r in rows]
+    accuracy = {_config_label(c): [r["lammps"][_config_label(c)].get("first_step_charges_vs_echemmd") for r in rows]
+                for c in configs}
+    ratios = {}
+    for config in configs:
+        label = _config_label(config)
+        ratios[f"echemmd_over_{label}"] = [e / l if e and l else None for e, l in zip(series["echemmd"], series[label])]
+    return {
+        "description": "workload (b), one constant-potential MD step, against the electrolyte size: electrodes of "
+                       "side x side x 3 fcc(111) atoms each, ions at the density of the 8 x 8 / 1000-ion system in "
+                       "the same 40 Å gap; every other setting as in peers_electrode.json",
+        "threads": threads, "warmup_steps": warmup, "steps": steps, "tolerance_V": tolerance,
+        "timeout_per_size_s": timeout, "max_setup_s": max_setup,
+        "sides": list(sides), "n_ions": n_ions, "n_atoms": n_atoms, "n_electrode": n_el,
+        "s_per_step": series, "setup_s": setup,
+        "exponents_s_per_step_vs_n_ions": {k: _fit(n_ions, v) for k, v in series.items()},
+        "exponents_s_per_step_vs_n_atoms": {k: _fit(n_atoms, v) for k, v in series.items()},
+        "exponents_setup_vs_n_electrode": {k: _fit(n_el, v) for k, v in setup.items()},
+        "s_per_step_echemmd_over_lammps": ratios,
+        "first_step_charges_vs_echemmd (equal-accuracy check)": accuracy,
+        "rows": rows,
+    }
+
+
+def plot_scaling(result, path):
+    """s/step against n_ions and setup against n_electrode, log-log, fitted exponents in the legends."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2))
+    styles = {"echemmd": ("C0", "o-"), "lammps_pppm_mat_inv": ("C2", "^--"), "lammps_ewald_mat_inv": ("C1", "s-"),
+              "lammps_pppm_cg": ("C3", "v:"), "lammps_ewald_cg": ("C4", "d:")}
+    for i, (key, values) in enumerate(result["s_per_step"].items()):
+        color, style = styles.get(key, (f"C{5 + i}", "x-"))
+        pts = [(n, v) for n, v in zip(result["n_ions"], values) if v]
+        fit = result["exponents_s_per_step_vs_n_ions"].get(key)
+        if pts:
+            ax.loglog(*zip(*pts), style, color=color,
+                      label=key.replace("_", " ") + (f" (N^{fit['exponent']:.2f})" if fit else ""))
+        pts = [(n, v) for n, v in zip(result["n_electrode"], result["setup_s"][key]) if v]
+        fit = result["exponents_setup_vs_n_electrode"].get(key)
+        if pts:
+            bx.loglog(*zip(*pts), style, color=color,
+                      label=key.replace("_", " ") + (f" (n_el^{fit['exponent']:.2f})" if fit else ""))
+    ax.set_title(f"constant-potential MD step, {result['threads']} threads", fontsize=10)
+    ax.set_xlabel("ions N")
+    ax.set_ylabel("time per step (s)")
+    bx.set_title("setup (echemmd build + first solve; LAMMPS run 0)", fontsize=10)
+    bx.set_xlabel("electrode atoms")
+    bx.set_ylabel("setup time (s)")
+    for a in (ax, bx):
+        a.grid(True, which="both", alpha=0.3)
+        a.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _print_scaling(result):
+    keys = list(result["s_per_step"])
+    print("side  n_ions  n_el  " + "  ".join(f"{k + ' s/step (setup s)':>34}" for k in keys))
+    for i, r in enumerate(result["rows"]):
+        cells = []
+        for k in keys:
+            v, s = result["s_per_step"][k][i], result["setup_s"][k][i]
+            cells.append(f"{v:.4f} ({s:.1f})".rjust(34) if v else "-".rjust(34))
+        print(f"{r['side']:4d}  {r['n_ions']:6d}  {r['n_electrode']:4d}  " + "  ".join(cells))
+    for name, key in (("s/step vs n_ions", "exponents_s_per_step_vs_n_ions"),
+                      ("s/step vs n_atoms", "exponents_s_per_step_vs_n_atoms"),
+                      ("setup vs n_electrode", "exponents_setup_vs_n_electrode")):
+        print(f"exponents {name}: " + ", ".join(f"{k} {v['exponent']:.2f}" if v else f"{k} -"
+                                                for k, v in result[key].items()))
+    for label, rows in result["first_step_charges_vs_echemmd (equal-accuracy check)"].items():
+        print(f"charges {label} vs echemmd, max|dq| (e): "
+              + ", ".join(f"{c['max_abs_dq_e']:.1e}" if c else "-" for c in rows))
+
+
+def _parse_configs(text):
+    if text in ("", "none"):
+        return []
+    out = []
+    for item in text.split(","):
+        parts = item.split(":")
+        if len(parts) == 2:
+            parts.append("on")
+        if len(parts) != 3 or parts[0] not in ("ewald", "pppm") or parts[1] not in ("mat_inv", "cg"):
+            raise SystemExit(f"bad configuration {item!r}: KSPACE:ALGO[:ETYPES], KSPACE ewald|pppm, ALGO mat_inv|cg")
+        out.append(tuple(parts))
+    return out
+
+
 def main(argv=None):
+    import json
+    import os
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="5 timed steps instead of 20")
+    p.add_argument("--quick", action="store_true",
+                   help="5 timed steps instead of 20; with --scaling: sides 4 and 6 only")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--tolerance", type=float, default=1e-6, help="charge-solve RMS residual, V (both engines)")
+    p.add_argument("--side", type=int, default=SIDE, help="electrode atoms per layer side (even; default 8)")
+    p.add_argument("--steps", type=int, default=None, help="timed steps (default 20, 5 with --quick or --scaling)")
+    p.add_argument("--warmup", type=int, default=None, help="warm-up steps (default 3; 2 with --quick)")
+    p.add_argument("--configs", default=None,
+                   help="LAMMPS configurations, e.g. pppm:mat_inv,ewald:cg (default: all four; with --scaling "
+                        "pppm:mat_inv,ewald:mat_inv)")
+    p.add_argument("--json", default=None, help="write this size's raw result here (after every engine) instead "
+                                                "of benchmarks/results (used by --scaling)")
+    p.add_argument("--scaling", action="store_true", help="time against the electrolyte size (sides --sides)")
+    p.add_argument("--sides", default=None,
+                   help=f"comma-separated even sides for --scaling (default {','.join(map(str, SCALING_SIDES))})")
+    p.add_argument("--timeout", type=float, default=7200.0, help="--scaling: seconds per size (default 7200)")
+    p.add_argument("--max-setup", type=float, default=None,
+                   help="--scaling: skip a LAMMPS configuration whose extrapolated setup exceeds this (s)")
     args = p.parse_args(argv)
     set_threads(args.threads)
-    data = run(quick=args.quick, threads=args.threads, tolerance=args.tolerance)
-    path = write_result("electrode", data, args.quick)
-    print(f"results written to {path}")
+    if args.scaling:
+        sides = ([int(x) for x in args.sides.split(",")] if args.sides
+                 else list(SCALING_SIDES_QUICK if args.quick else SCALING_SIDES))
+        configs = _parse_configs(args.configs) if args.configs is not None else list(SCALING_CONFIGS)
+        data = scaling(sides, threads=args.threads, tolerance=args.tolerance,
+                       warmup=args.warmup if args.warmup is not None else 3, steps=args.steps or 5,
+                       configs=configs, timeout=args.timeout, max_setup=args.max_setup)
+        path = write_result("electrode_scaling", data, args.quick)
+        png = path.with_suffix(".png")
+        plot_scaling(data, png)
+        _print_scaling(data)
+        print(f"results written to {path}\nplot written to {png}")
+        return 0
+    configs = _parse_configs(args.configs) if args.configs is not None else None
+    progress = None
+    if args.json:
+        out = Path(args.json)
+
+        def progress(result):
+            tmp = out.with_suffix(".tmp")
+            tmp.write_text(json.dumps(result, indent=1, default=float) + "\n")
+            os.replace(tmp, out)
+
+    data = run(quick=args.quick, threads=args.threads, tolerance=args.tolerance, configs=configs, side=args.side,
+               steps=args.steps, warmup=args.warmup, progress=progress)
+    if not args.json:
+        name = "electrode" if args.side == SIDE else f"electrode_side{args.side}"
+        path = write_result(name, data, args.quick)
+        print(f"results written to {path}")
+    echem = data["echemmd"]
+    return 1 if echem is None or "error" in echem else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

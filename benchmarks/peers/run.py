@@ -13,6 +13,7 @@ Workloads (each a script of its own here, with its exact settings in its docstri
   relative force accuracy 1e-5, same real-space cutoff -> LAMMPS ``ewald`` (and ``pppm``);
 * ``electrode``: one constant-potential MD step, two frozen fcc(111) electrodes (192 atoms each),
   1000 ions, 1 V -> LAMMPS ``fix electrode/conp`` (ewald/pppm x mat_inv/cg, the fastest counts);
+  its scaling with the electrolyte size (560 to 7600 ions) runs apart: ``electrode.py --scaling``;
 * ``acsf``: symmetry functions (values; derivatives) of a 3000-atom water box -> DScribe ACSF;
 * ``lj``: an LJ liquid MD step, 3e4 atoms -> LAMMPS ``lj/cut/omp``.
 
