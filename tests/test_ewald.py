@@ -732,3 +732,23 @@ def test_potential_at_a_subset_equals_the_full_potential(slab):
     ew.setup(system)
     idx = np.array([3, 0, 17, 39, 22])
     np.testing.assert_allclose(ew.potential_at(system, idx), ew.potential(system)[idx], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("switch", [None, (1.0, 4.0)])
+def test_gaussian_pair_function_equals_the_erf_formula_across_its_reach(switch):
+    """f(r) = [S erf(r/gamma) - erf(alpha r)] / r and df/dr against scipy, on both sides of
+    r = GAUSSIAN_REACH gamma, where erfc(r/gamma) is dropped (Gaussians as point charges)."""
+    from echemmd.kernels import ewald as kernels
+
+    alpha, gamma = 0.3, 0.5
+    r_on, r_off = switch or (0.0, 0.0)
+    reach = kernels.GAUSSIAN_REACH * gamma
+    for r in np.concatenate([np.linspace(0.2, 12.0, 301), reach * (1.0 + np.array([-1e-9, 0.0, 1e-9]))]):
+        s, ds = kernels.switch(r, r_on, r_off)
+        num = s * erf(r / gamma) - erf(alpha * r)
+        dnum = (ds * erf(r / gamma) + s * 2.0 / np.sqrt(np.pi) / gamma * np.exp(-(r / gamma) ** 2)
+                - 2.0 / np.sqrt(np.pi) * alpha * np.exp(-(alpha * r) ** 2))
+        f, df = kernels.real_space_pair(r, alpha, gamma, r_on, r_off)
+        # Tolerances: a few ulps of the terms that enter each expression.
+        assert abs(f - num / r) <= 1e-15 * max(1.0, abs(f)), r
+        assert abs(df - (dnum - num / r) / r) <= 1e-15 * max(1.0, (abs(dnum) + abs(num / r)) / r), r

@@ -37,6 +37,10 @@ def switch(r, r_on, r_off):
     return x2 * x * (10.0 - 15.0 * x + 6.0 * x2), 30.0 * x2 * (1.0 - x) * (1.0 - x) / width
 
 
+#: r / gamma beyond which two Gaussian charges interact as point charges (erfc(6) = 2.2e-17).
+GAUSSIAN_REACH = 6.0
+
+
 def make_real_space_pair(switch_fn, erfc_exp_fn):
     """Build the real-space pair kernel on a compiled ``switch`` and ``erfc_exp`` (CPU or CUDA device functions)."""
 
@@ -47,12 +51,14 @@ def make_real_space_pair(switch_fn, erfc_exp_fn):
         That is erfc(alpha r)/r - erfc(r/gamma)/r (the Gaussian-pair real-space
         term) minus (1 - S) erf(r/gamma)/r (the Coulomb the network already holds).
         gamma = 0 means point charges (erf(r/gamma) = 1). Written with erfc, so that
-        S = 1 gives the difference of the two erfc terms without cancellation.
+        S = 1 gives the difference of the two erfc terms without cancellation. Beyond
+        r = GAUSSIAN_REACH gamma, erfc(r/gamma) < 2.2e-17 is dropped: the two Gaussians
+        interact as point charges there, and most Gaussian pairs cost one erfc.
         """
         s, ds = switch_fn(r, r_on, r_off)
         b, gb = erfc_exp_fn(alpha * r)
         db = TWO_OVER_SQRT_PI * alpha * gb  # d erf(alpha r) / dr
-        if gamma > 0.0:
+        if gamma > 0.0 and r < GAUSSIAN_REACH * gamma:
             inv_gamma = 1.0 / gamma
             a, ga = erfc_exp_fn(r * inv_gamma)
             da = TWO_OVER_SQRT_PI * inv_gamma * ga  # d erf(r / gamma) / dr
@@ -214,40 +220,64 @@ def real_space(positions, cell, charges, sigma, first, neighbors, shifts, alpha,
     return phi_out, forces, sum_virials(virial_b) * ke
 
 
-@njit(inline="always")
-def _phase_tables(frac_j, hmax, kmax, lmax, xr, xi, yr, yi, zr, zi):
-    """exp(2 pi i m s) for m = 0..hmax along a, -kmax..kmax along b, -lmax..lmax along c, by recurrence.
+#: Atoms per block of the reciprocal kernels: their phase tables are [index, atom] arrays and
+#: the innermost loops run over the block's atoms, contiguous and independent of how short
+#: the runs of k-vectors are (about 9 in a bulk cell, up to 2 lmax + 1 in a slab).
+ATOM_BLOCK = 32
 
-    Real and imaginary parts in separate arrays, so that the loops over l below vectorise.
+
+@njit(inline="always")
+def _block_phase_tables(frac, atoms, start, count, hmax, kmax, lmax, xr, xi, yr, yi, zr, zi):
+    """exp(2 pi i m s) of atoms ``atoms[start:start + count]`` by recurrence, as [m, b] tables.
+
+    m = 0..hmax along a, -kmax..kmax along b, -lmax..lmax along c (at row offset kmax, lmax).
+    Columns b >= count (the padding of a last, partial block) get the phases of s = 0.
     """
     two_pi = 2.0 * math.pi
-    cx = math.cos(two_pi * frac_j[0])
-    sx = math.sin(two_pi * frac_j[0])
-    cy = math.cos(two_pi * frac_j[1])
-    sy = math.sin(two_pi * frac_j[1])
-    cz = math.cos(two_pi * frac_j[2])
-    sz = math.sin(two_pi * frac_j[2])
-    xr[0] = 1.0
-    xi[0] = 0.0
-    for m in range(1, hmax + 1):
-        xr[m] = xr[m - 1] * cx - xi[m - 1] * sx
-        xi[m] = xr[m - 1] * sx + xi[m - 1] * cx
-    _signed_powers(cy, sy, kmax, yr, yi)
-    _signed_powers(cz, sz, lmax, zr, zi)
+    for b in range(ATOM_BLOCK):
+        s0 = 0.0
+        s1 = 0.0
+        s2 = 0.0
+        if b < count:
+            j = atoms[start + b]
+            s0 = frac[j, 0]
+            s1 = frac[j, 1]
+            s2 = frac[j, 2]
+        cx = math.cos(two_pi * s0)
+        sx = math.sin(two_pi * s0)
+        xr[0, b] = 1.0
+        xi[0, b] = 0.0
+        for m in range(1, hmax + 1):
+            xr[m, b] = xr[m - 1, b] * cx - xi[m - 1, b] * sx
+            xi[m, b] = xr[m - 1, b] * sx + xi[m - 1, b] * cx
+        _signed_powers(math.cos(two_pi * s1), math.sin(two_pi * s1), kmax, yr, yi, b)
+        _signed_powers(math.cos(two_pi * s2), math.sin(two_pi * s2), lmax, zr, zi, b)
 
 
 @njit(inline="always")
-def _signed_powers(c, s, m_max, re, im):
-    """(c + i s)^m for m = -m_max..m_max into re/im[m_max + m], by recurrence and conjugation."""
-    re[m_max] = 1.0
-    im[m_max] = 0.0
+def _signed_powers(c, s, m_max, re, im, b):
+    """(c + i s)^m for m = -m_max..m_max into re/im[m_max + m, b], by recurrence and conjugation."""
+    re[m_max, b] = 1.0
+    im[m_max, b] = 0.0
     for m in range(1, m_max + 1):
-        a = re[m_max + m - 1]
-        b = im[m_max + m - 1]
-        re[m_max + m] = a * c - b * s
-        im[m_max + m] = a * s + b * c
-        re[m_max - m] = re[m_max + m]
-        im[m_max - m] = -im[m_max + m]
+        x = re[m_max + m - 1, b]
+        y = im[m_max + m - 1, b]
+        re[m_max + m, b] = x * c - y * s
+        im[m_max + m, b] = x * s + y * c
+        re[m_max - m, b] = re[m_max + m, b]
+        im[m_max - m, b] = -im[m_max + m, b]
+
+
+@njit(inline="always")
+def _group_phases(xr, xi, yr, yi, h, kk, scale, ar, ai):
+    """e^{i(h a* + k b*).r_b} of the block's atoms (times ``scale[b]``) for one (h, k) run."""
+    xrh = xr[h]
+    xih = xi[h]
+    yrk = yr[kk]
+    yik = yi[kk]
+    for b in range(ATOM_BLOCK):
+        ar[b] = scale[b] * (xrh[b] * yrk[b] - xih[b] * yik[b])
+        ai[b] = scale[b] * (xrh[b] * yik[b] + xih[b] * yrk[b])
 
 
 @njit(cache=True)
@@ -279,9 +309,13 @@ def k_groups(kidx):
     return g[:count + 1].copy()
 
 
-@njit(cache=True, parallel=True, fastmath={"contract"})
+@njit(cache=True, parallel=True, fastmath={"contract", "reassoc"})
 def structure_factors(frac, charges, kidx, hmax, kmax, lmax):
     """S(k) = sum_j q_j exp(i k . r_j) for the listed k (half space), e.
+
+    Charged atoms only, in blocks of ``ATOM_BLOCK``; the blocks are split into ``N_CHUNKS``
+    fixed chunks with partial sums of their own, added in chunk order: the result does not
+    depend on the thread count.
 
     Parameters
     ----------
@@ -300,43 +334,45 @@ def structure_factors(frac, charges, kidx, hmax, kmax, lmax):
     nk = kidx.shape[0]
     groups = k_groups(kidx)
     ng = groups.shape[0] - 1
-    # Uncharged atoms add nothing; chunks of charged atoms only keep the threads balanced when
-    # the charges sit in one index range (the ions, or the electrode atoms, of a cell).
+    # Uncharged atoms add nothing (the electrodes in the charge solver's right-hand side).
     charged = np.flatnonzero(charges)
     n = charged.shape[0]
+    n_blocks = (n + ATOM_BLOCK - 1) // ATOM_BLOCK
     part_r = np.zeros((N_CHUNKS, nk))
     part_i = np.zeros((N_CHUNKS, nk))
-    chunk = (n + N_CHUNKS - 1) // N_CHUNKS
+    per_chunk = (n_blocks + N_CHUNKS - 1) // N_CHUNKS
     for c in prange(N_CHUNKS):
-        xr = np.empty(hmax + 1)
-        xi = np.empty(hmax + 1)
-        yr = np.empty(2 * kmax + 1)
-        yi = np.empty(2 * kmax + 1)
-        zr = np.empty(2 * lmax + 1)
-        zi = np.empty(2 * lmax + 1)
+        xr = np.empty((hmax + 1, ATOM_BLOCK))
+        xi = np.empty((hmax + 1, ATOM_BLOCK))
+        yr = np.empty((2 * kmax + 1, ATOM_BLOCK))
+        yi = np.empty((2 * kmax + 1, ATOM_BLOCK))
+        zr = np.empty((2 * lmax + 1, ATOM_BLOCK))
+        zi = np.empty((2 * lmax + 1, ATOM_BLOCK))
+        ar = np.empty(ATOM_BLOCK)
+        ai = np.empty(ATOM_BLOCK)
+        qb = np.empty(ATOM_BLOCK)
         pr = part_r[c]
         pi = part_i[c]
-        for a in range(c * chunk, min(n, (c + 1) * chunk)):
-            j = charged[a]
-            qj = charges[j]
-            _phase_tables(frac[j], hmax, kmax, lmax, xr, xi, yr, yi, zr, zi)
+        for blk in range(c * per_chunk, min(n_blocks, (c + 1) * per_chunk)):
+            start = blk * ATOM_BLOCK
+            count = min(ATOM_BLOCK, n - start)
+            _block_phase_tables(frac, charged, start, count, hmax, kmax, lmax, xr, xi, yr, yi, zr, zi)
+            for b in range(ATOM_BLOCK):
+                qb[b] = charges[charged[start + b]] if b < count else 0.0
             for g in range(ng):
-                h = groups[g, 0]
-                kk = kmax + groups[g, 1]
-                ar = qj * (xr[h] * yr[kk] - xi[h] * yi[kk])  # q_j e^{i(h a* + k b*).r_j}
-                ai = qj * (xr[h] * yi[kk] + xi[h] * yr[kk])
+                _group_phases(xr, xi, yr, yi, groups[g, 0], kmax + groups[g, 1], qb, ar, ai)
                 m0 = groups[g, 3]
-                m1 = groups[g + 1, 3]
                 z0 = lmax + groups[g, 2]
-                # Views indexed from 0: loop indices Numba can prove non-negative compile
-                # without negative-index wraparound, which is what lets the loop vectorise.
-                zrg = zr[z0:z0 + m1 - m0]
-                zig = zi[z0:z0 + m1 - m0]
-                prg = pr[m0:m1]
-                pig = pi[m0:m1]
-                for t in range(m1 - m0):
-                    prg[t] += ar * zrg[t] - ai * zig[t]
-                    pig[t] += ar * zig[t] + ai * zrg[t]
+                for t in range(groups[g + 1, 3] - m0):
+                    zrl = zr[z0 + t]
+                    zil = zi[z0 + t]
+                    sr = 0.0
+                    si = 0.0
+                    for b in range(ATOM_BLOCK):
+                        sr += ar[b] * zrl[b] - ai[b] * zil[b]
+                        si += ar[b] * zil[b] + ai[b] * zrl[b]
+                    pr[m0 + t] += sr
+                    pi[m0 + t] += si
     s = np.zeros(nk, dtype=np.complex128)
     for c in range(N_CHUNKS):
         for m in range(nk):
@@ -349,8 +385,9 @@ def reciprocal_potential_forces(frac, charges, kidx, kvec, weight, sk, hmax, kma
     """Reciprocal-space potential and forces from the structure factors.
 
     With E = sum_k W_k |S_k|^2 over the half space: phi_j = 2 sum_k W_k Re(S_k* e_j),
-    F_j = 2 q_j sum_k W_k k Im(S_k* e_j), e_j = exp(i k . r_j). The sums over k may be
-    reordered (vectorised): the result is the same for any thread count.
+    F_j = 2 q_j sum_k W_k k Im(S_k* e_j), e_j = exp(i k . r_j). Atoms in blocks of
+    ``ATOM_BLOCK``, each block's sums over k in a fixed order: the result is the same for
+    any thread count.
 
     Returns
     -------
@@ -363,67 +400,65 @@ def reciprocal_potential_forces(frac, charges, kidx, kvec, weight, sk, hmax, kma
     nk = kidx.shape[0]
     groups = k_groups(kidx)
     ng = groups.shape[0] - 1
-    wr = np.empty(nk)  # W_k S_k*, and the k-vectors as columns
+    wr = np.empty(nk)  # W_k S_k*
     wi = np.empty(nk)
-    kx = np.empty(nk)
-    ky = np.empty(nk)
-    kz = np.empty(nk)
     for m in range(nk):
         wr[m] = weight[m] * sk[m].real
         wi[m] = -weight[m] * sk[m].imag
-        kx[m] = kvec[m, 0]
-        ky[m] = kvec[m, 1]
-        kz[m] = kvec[m, 2]
+    atoms = np.arange(n)
+    ones = np.ones(ATOM_BLOCK)
+    n_blocks = (n + ATOM_BLOCK - 1) // ATOM_BLOCK
     phi = np.zeros(n)
     forces = np.zeros((n, 3))
-    chunk = (n + N_CHUNKS - 1) // N_CHUNKS
-    for c in prange(N_CHUNKS):
-        xr = np.empty(hmax + 1)
-        xi = np.empty(hmax + 1)
-        yr = np.empty(2 * kmax + 1)
-        yi = np.empty(2 * kmax + 1)
-        zr = np.empty(2 * lmax + 1)
-        zi = np.empty(2 * lmax + 1)
-        for j in range(c * chunk, min(n, (c + 1) * chunk)):
-            _phase_tables(frac[j], hmax, kmax, lmax, xr, xi, yr, yi, zr, zi)
-            p = 0.0
-            f0 = 0.0
-            f1 = 0.0
-            f2 = 0.0
-            for g in range(ng):
-                h = groups[g, 0]
-                kk = kmax + groups[g, 1]
-                ar = xr[h] * yr[kk] - xi[h] * yi[kk]
-                ai = xr[h] * yi[kk] + xi[h] * yr[kk]
-                m0 = groups[g, 3]
-                m1 = groups[g + 1, 3]
-                z0 = lmax + groups[g, 2]
-                # Views indexed from 0 vectorise (see structure_factors).
-                zrg = zr[z0:z0 + m1 - m0]
-                zig = zi[z0:z0 + m1 - m0]
-                wrg = wr[m0:m1]
-                wig = wi[m0:m1]
+    for blk in prange(n_blocks):
+        xr = np.empty((hmax + 1, ATOM_BLOCK))
+        xi = np.empty((hmax + 1, ATOM_BLOCK))
+        yr = np.empty((2 * kmax + 1, ATOM_BLOCK))
+        yi = np.empty((2 * kmax + 1, ATOM_BLOCK))
+        zr = np.empty((2 * lmax + 1, ATOM_BLOCK))
+        zi = np.empty((2 * lmax + 1, ATOM_BLOCK))
+        ar = np.empty(ATOM_BLOCK)
+        ai = np.empty(ATOM_BLOCK)
+        p = np.zeros(ATOM_BLOCK)
+        f0 = np.zeros(ATOM_BLOCK)
+        f1 = np.zeros(ATOM_BLOCK)
+        f2 = np.zeros(ATOM_BLOCK)
+        start = blk * ATOM_BLOCK
+        count = min(ATOM_BLOCK, n - start)
+        _block_phase_tables(frac, atoms, start, count, hmax, kmax, lmax, xr, xi, yr, yi, zr, zi)
+        for g in range(ng):
+            _group_phases(xr, xi, yr, yi, groups[g, 0], kmax + groups[g, 1], ones, ar, ai)
+            m0 = groups[g, 3]
+            z0 = lmax + groups[g, 2]
+            for t in range(groups[g + 1, 3] - m0):
+                m = m0 + t
+                w_r = wr[m]
+                w_i = wi[m]
+                zrl = zr[z0 + t]
+                zil = zi[z0 + t]
                 if want_forces:
-                    kxg = kx[m0:m1]
-                    kyg = ky[m0:m1]
-                    kzg = kz[m0:m1]
-                    for t in range(m1 - m0):
-                        er = ar * zrg[t] - ai * zig[t]
-                        ei = ar * zig[t] + ai * zrg[t]
-                        p += wrg[t] * er - wig[t] * ei
-                        ti = wrg[t] * ei + wig[t] * er
-                        f0 += ti * kxg[t]
-                        f1 += ti * kyg[t]
-                        f2 += ti * kzg[t]
+                    k0 = kvec[m, 0]
+                    k1 = kvec[m, 1]
+                    k2 = kvec[m, 2]
+                    for b in range(ATOM_BLOCK):
+                        er = ar[b] * zrl[b] - ai[b] * zil[b]
+                        ei = ar[b] * zil[b] + ai[b] * zrl[b]
+                        p[b] += w_r * er - w_i * ei
+                        ti = w_r * ei + w_i * er
+                        f0[b] += ti * k0
+                        f1[b] += ti * k1
+                        f2[b] += ti * k2
                 else:
-                    for t in range(m1 - m0):
-                        p += wrg[t] * (ar * zrg[t] - ai * zig[t]) - wig[t] * (ar * zig[t] + ai * zrg[t])
-            phi[j] = 2.0 * p
+                    for b in range(ATOM_BLOCK):
+                        p[b] += w_r * (ar[b] * zrl[b] - ai[b] * zil[b]) - w_i * (ar[b] * zil[b] + ai[b] * zrl[b])
+        for b in range(count):
+            j = start + b
+            phi[j] = 2.0 * p[b]
             if want_forces:
                 q2 = 2.0 * charges[j]
-                forces[j, 0] = q2 * f0
-                forces[j, 1] = q2 * f1
-                forces[j, 2] = q2 * f2
+                forces[j, 0] = q2 * f0[b]
+                forces[j, 1] = q2 * f1[b]
+                forces[j, 2] = q2 * f2[b]
     return phi, forces
 
 
