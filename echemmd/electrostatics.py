@@ -34,7 +34,7 @@ from echemmd.kernels import ewald as kernels
 from echemmd.units import KE
 
 #: Cost of one real-space pair relative to one (atom, k-vector) term; sets the optimal alpha.
-REAL_TO_RECIPROCAL_COST = 10.0
+REAL_TO_RECIPROCAL_COST = 20.0
 SQRT_PI = math.sqrt(math.pi)
 
 
@@ -350,6 +350,13 @@ class Ewald:
                                  f"than the cell height c_z = {height:.4g} Å; enlarge the vacuum")
         return np.ascontiguousarray(frac)
 
+    def _real_space(self, system, nl, q, want_forces, want_virial, targets):
+        """kernels.real_space on the half list: phi (N,), forces (N, 3), virial (3, 3)."""
+        p = self.params
+        r_on, r_off = self.switch if self.switch else (0.0, 0.0)
+        return kernels.real_space(system.positions, system.cell, q, self._sigma, *nl.half, p.alpha, p.r_cut,
+                                  r_on, r_off, KE, want_forces, want_virial, targets)
+
     def _structure_factors(self, system, frac, q):
         """S(k) of charges ``q``, from the last :meth:`potential_at` when that is cheaper.
 
@@ -376,12 +383,8 @@ class Ewald:
         self._ensure_setup(system)
         p = self.params
         nl = self._neighbors(system, neighbors)
-        first, neigh, shifts = nl.half
-        r_on, r_off = self.switch if self.switch else (0.0, 0.0)
         q = np.ascontiguousarray(charges, dtype=np.float64)
-        phi_r, f_r, w_r = kernels.real_space(system.positions, system.cell, q, self._sigma, first, neigh, shifts,
-                                             p.alpha, p.r_cut, r_on, r_off, KE, want_forces,
-                                             want_forces and want_virial, mobile)
+        phi_r, f_r, w_r = self._real_space(system, nl, q, want_forces, want_forces and want_virial, mobile)
         frac = self._fractional(system)
         hmax, kmax, lmax = p.kmax
         sk = self._structure_factors(system, frac, q)
@@ -488,12 +491,9 @@ class Ewald:
         q = np.ascontiguousarray(system.charges if charges is None else charges, dtype=np.float64)
         p = self.params
         nl = self._neighbors(system, neighbors)
-        first, neigh, shifts = nl.half
-        r_on, r_off = self.switch if self.switch else (0.0, 0.0)
         targets = np.zeros(system.n_atoms, dtype=np.bool_)
         targets[idx] = True
-        phi_r, _, _ = kernels.real_space(system.positions, system.cell, q, self._sigma, first, neigh, shifts,
-                                         p.alpha, p.r_cut, r_on, r_off, KE, False, False, targets)
+        phi_r, _, _ = self._real_space(system, nl, q, False, False, targets)
         frac = self._fractional(system)
         hmax, kmax, lmax = p.kmax
         sk = self._structure_factors(system, frac, q)

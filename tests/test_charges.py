@@ -187,7 +187,10 @@ def test_capacitor_charge_converges_with_slab_factor():
         q.append(s.charges[top].sum())
     diffs = np.abs(np.diff(q))
     print("Q_top vs slab_factor 1.25, 1.5, 2, 3:", q)
-    assert diffs[1] < diffs[0] and diffs[2] < diffs[1]
+    # Each step of padding gains, until the charge is converged to the solve's resolution
+    # (tolerance 1e-10 V: a few 1e-12 relative in the charge), where the differences are noise.
+    floor = 1e-11 * abs(q[-1])
+    assert diffs[1] < diffs[0] and (diffs[2] < diffs[1] or diffs[2] < floor)
     assert abs(q[-1] - q[-2]) < 1e-6 * abs(q[-1])
 
 
