@@ -53,13 +53,18 @@ _born_mayer_huggins = njit(inline="always")(born_mayer_huggins)
 
 
 @njit(inline="always")
-def _pair(style, r2, p):
-    """Energy (shifted) and g of one pair inside its cutoff."""
+def _pair(style, r2, params, ti, tj):
+    """Energy (shifted) and g of one pair of types (ti, tj) inside its cutoff.
+
+    Reads scalars of ``params`` rather than a row view: a view per pair costs a reference
+    count update, which two threads contend for (measured 15 % of the LJ kernel).
+    """
     if style == LENNARD_JONES:
-        e, g = _lennard_jones(r2, p[0], p[1])
-        return e - p[3], g
-    e, g = _born_mayer_huggins(r2, p[0], p[1], p[2], p[3], p[4])
-    return e - p[6], g
+        e, g = _lennard_jones(r2, params[ti, tj, 0], params[ti, tj, 1])
+        return e - params[ti, tj, 3], g
+    e, g = _born_mayer_huggins(r2, params[ti, tj, 0], params[ti, tj, 1], params[ti, tj, 2], params[ti, tj, 3],
+                               params[ti, tj, 4])
+    return e - params[ti, tj, 6], g
 
 
 #: Fixed number of atom blocks of :func:`pair_forces`, each with its own force buffer. Fixed
@@ -111,6 +116,7 @@ def pair_forces(style, positions, cell, types, params, first, neighbors, shifts,
     n_blocks = min(N_BLOCKS, max(n, 1))
     bounds = row_blocks(first, n_blocks)
     buf = np.zeros((n_blocks, n, 3))
+    rc2 = np.ascontiguousarray(params[:, :, rc2_index])  # the test every entry takes, from a 2D table
     energy_b = np.zeros(n_blocks)
     virial_b = np.zeros((n_blocks, 6))
     for b in prange(n_blocks):
@@ -131,10 +137,10 @@ def pair_forces(style, positions, cell, types, params, first, neighbors, shifts,
                 j = neighbors[q]
                 d0, d1, d2 = _pair_vector(positions, cell, i, j, shifts[q])
                 r2 = d0 * d0 + d1 * d1 + d2 * d2
-                p = params[ti, types[j]]
-                if r2 >= p[rc2_index]:
+                tj = types[j]
+                if r2 >= rc2[ti, tj]:
                     continue
-                e, g = _pair(style, r2, p)
+                e, g = _pair(style, r2, params, ti, tj)
                 f0 -= g * d0
                 f1 -= g * d1
                 f2 -= g * d2
