@@ -105,13 +105,17 @@ def _gather(i, positions, cell, first, neighbors, shifts, species, r_max, s_p, s
     """Copy the list entries of atom i closer than r_max into scratch; return their count."""
     n = 0
     r2_max = r_max * r_max
-    for p in range(first[i], first[i + 1]):
-        j = neighbors[p]
-        d0, d1, d2 = _pair_vector(positions, cell, i, j, shifts[p])
+    # Row views indexed from 0 and j unsigned: no negative-index wraparound (kernels.pair).
+    lo = first[i]
+    row = neighbors[lo:first[i + 1]]
+    row_shifts = shifts[lo:first[i + 1]]
+    for t in range(first[i + 1] - lo):
+        j = np.uint32(row[t])
+        d0, d1, d2 = _pair_vector(positions, cell, i, j, row_shifts[t])
         r2 = d0 * d0 + d1 * d1 + d2 * d2
         if r2 >= r2_max:
             continue
-        s_p[n] = p
+        s_p[n] = lo + t
         s_e[n] = species[j]
         s_d[n, 0] = d0
         s_d[n, 1] = d1

