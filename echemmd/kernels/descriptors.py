@@ -75,7 +75,7 @@ import numpy as np
 from numba import njit, prange
 
 from echemmd.kernels.cutoffs import _cutoff_fdf
-from echemmd.kernels.neighbors import _pair_vector
+from echemmd.kernels.neighbors import _pair_vector, _row
 
 
 def power(x, zeta, izeta):
@@ -105,12 +105,9 @@ def _gather(i, positions, cell, first, neighbors, shifts, species, r_max, s_p, s
     """Copy the list entries of atom i closer than r_max into scratch; return their count."""
     n = 0
     r2_max = r_max * r_max
-    # Row views indexed from 0 and j unsigned: no negative-index wraparound (kernels.pair).
-    lo = first[i]
-    row = neighbors[lo:first[i + 1]]
-    row_shifts = shifts[lo:first[i + 1]]
-    for t in range(first[i + 1] - lo):
-        j = np.uint32(row[t])
+    lo, row, row_shifts = _row(first, neighbors, shifts, i)
+    for t in range(row.shape[0]):
+        j = np.uint32(row[t])  # unsigned: no negative-index wraparound (see _row)
         d0, d1, d2 = _pair_vector(positions, cell, i, j, row_shifts[t])
         r2 = d0 * d0 + d1 * d1 + d2 * d2
         if r2 >= r2_max:

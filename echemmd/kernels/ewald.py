@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from echemmd.kernels.neighbors import _pair_vector, row_blocks, sum_virials
+from echemmd.kernels.neighbors import _pair_vector, _row, row_blocks, sum_virials
 from echemmd.kernels.special import _erfc_exp, erfc_exp
 
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -156,12 +156,9 @@ def real_space(positions, cell, charges, sigma, first, neighbors, shifts, alpha,
             f0 = 0.0
             f1 = 0.0
             f2 = 0.0
-            # Row views indexed from 0 and j unsigned: no negative-index wraparound (kernels.pair).
-            lo = first[i]
-            row = neighbors[lo:first[i + 1]]
-            row_shifts = shifts[lo:first[i + 1]]
-            for t in range(first[i + 1] - lo):
-                j = np.uint32(row[t])
+            _, row, row_shifts = _row(first, neighbors, shifts, i)
+            for t in range(row.shape[0]):
+                j = np.uint32(row[t])  # unsigned: no negative-index wraparound (see _row)
                 qj = charges[j]
                 if not want_forces and qj == 0.0 and qi == 0.0:
                     continue
@@ -228,6 +225,14 @@ def real_space(positions, cell, charges, sigma, first, neighbors, shifts, alpha,
 #: the innermost loops run over the block's atoms, contiguous and independent of how short
 #: the runs of k-vectors are (about 9 in a bulk cell, up to 2 lmax + 1 in a slab).
 ATOM_BLOCK = 32
+
+
+@njit(inline="always")
+def _empty_phase_tables(hmax, kmax, lmax):
+    """Scratch (xr, xi, yr, yi, zr, zi) for :func:`_block_phase_tables`."""
+    return (np.empty((hmax + 1, ATOM_BLOCK)), np.empty((hmax + 1, ATOM_BLOCK)),
+            np.empty((2 * kmax + 1, ATOM_BLOCK)), np.empty((2 * kmax + 1, ATOM_BLOCK)),
+            np.empty((2 * lmax + 1, ATOM_BLOCK)), np.empty((2 * lmax + 1, ATOM_BLOCK)))
 
 
 @njit(inline="always")
@@ -346,12 +351,7 @@ def structure_factors(frac, charges, kidx, hmax, kmax, lmax):
     part_i = np.zeros((N_CHUNKS, nk))
     per_chunk = (n_blocks + N_CHUNKS - 1) // N_CHUNKS
     for c in prange(N_CHUNKS):
-        xr = np.empty((hmax + 1, ATOM_BLOCK))
-        xi = np.empty((hmax + 1, ATOM_BLOCK))
-        yr = np.empty((2 * kmax + 1, ATOM_BLOCK))
-        yi = np.empty((2 * kmax + 1, ATOM_BLOCK))
-        zr = np.empty((2 * lmax + 1, ATOM_BLOCK))
-        zi = np.empty((2 * lmax + 1, ATOM_BLOCK))
+        xr, xi, yr, yi, zr, zi = _empty_phase_tables(hmax, kmax, lmax)
         ar = np.empty(ATOM_BLOCK)
         ai = np.empty(ATOM_BLOCK)
         qb = np.empty(ATOM_BLOCK)
@@ -415,12 +415,7 @@ def reciprocal_potential_forces(frac, charges, kidx, kvec, weight, sk, hmax, kma
     phi = np.zeros(n)
     forces = np.zeros((n, 3))
     for blk in prange(n_blocks):
-        xr = np.empty((hmax + 1, ATOM_BLOCK))
-        xi = np.empty((hmax + 1, ATOM_BLOCK))
-        yr = np.empty((2 * kmax + 1, ATOM_BLOCK))
-        yi = np.empty((2 * kmax + 1, ATOM_BLOCK))
-        zr = np.empty((2 * lmax + 1, ATOM_BLOCK))
-        zi = np.empty((2 * lmax + 1, ATOM_BLOCK))
+        xr, xi, yr, yi, zr, zi = _empty_phase_tables(hmax, kmax, lmax)
         ar = np.empty(ATOM_BLOCK)
         ai = np.empty(ATOM_BLOCK)
         p = np.zeros(ATOM_BLOCK)

@@ -299,6 +299,18 @@ def pair_vector(positions, cell, i, j, shift):
 _pair_vector = njit(inline="always")(pair_vector)
 
 
+@njit(inline="always")
+def _row(first, neighbors, shifts, i):
+    """(offset, neighbours, shifts) of row i of a CSR list, the last two as views indexed from 0.
+
+    A loop over ``range(row.shape[0])`` has an index Numba knows is not negative, so it emits no
+    negative-index wraparound for it (nor, with ``np.uint32(row[t])``, for the neighbour's
+    index): measured 8.9 -> 7.6 ms for the LJ kernel at 29 791 atoms.
+    """
+    lo = first[i]
+    return lo, neighbors[lo:first[i + 1]], shifts[lo:first[i + 1]]
+
+
 @njit(cache=True)
 def row_blocks(first, n_blocks):
     """Split the rows of a CSR list into ``n_blocks`` contiguous blocks of about equal entries.

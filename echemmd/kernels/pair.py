@@ -20,7 +20,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from echemmd.kernels.neighbors import _pair_vector, row_blocks, sum_virials
+from echemmd.kernels.neighbors import _pair_vector, _row, row_blocks, sum_virials
 
 LENNARD_JONES = 0
 BORN_MAYER_HUGGINS = 1
@@ -133,13 +133,9 @@ def pair_forces(style, positions, cell, types, params, first, neighbors, shifts,
             f0 = 0.0
             f1 = 0.0
             f2 = 0.0
-            # The row as views indexed from 0 and j unsigned: Numba then emits no negative-index
-            # wraparound for them (measured: 8.9 -> 7.6 ms for the LJ kernel at 29 791 atoms).
-            lo = first[i]
-            row = neighbors[lo:first[i + 1]]
-            row_shifts = shifts[lo:first[i + 1]]
-            for t in range(first[i + 1] - lo):
-                j = np.uint32(row[t])
+            _, row, row_shifts = _row(first, neighbors, shifts, i)
+            for t in range(row.shape[0]):
+                j = np.uint32(row[t])  # unsigned: no negative-index wraparound (see _row)
                 d0, d1, d2 = _pair_vector(positions, cell, i, j, row_shifts[t])
                 r2 = d0 * d0 + d1 * d1 + d2 * d2
                 tj = types[j]
