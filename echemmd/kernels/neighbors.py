@@ -399,3 +399,29 @@ def closest_pair(positions, cell, first, neighbors, shifts):
             bi = i
             bj = best_j[i]
     return np.sqrt(best), bi, bj
+
+
+@njit(cache=True, parallel=True)
+def reverse_entries(first, neighbors, shifts):
+    """For every entry p = (i, j, S) of a full list, the index of its twin (j, i, -S) in row j.
+
+    Kernels that run one thread per atom write dE/dr_p into their own entries and then gather
+    F_i = sum_{p of i} g_p - sum_{p of i} g_reverse[p]: the scatter F_j -= g_p becomes a gather,
+    so no two threads write one atom (no atomics, results that repeat bit for bit).
+
+    Returns
+    -------
+    int64 (P,)
+        -1 for an entry without a twin (not a full list).
+    """
+    n = first.shape[0] - 1
+    out = np.full(neighbors.shape[0], -1, dtype=np.int64)
+    for i in prange(n):
+        for p in range(first[i], first[i + 1]):
+            j = neighbors[p]
+            for q in range(first[j], first[j + 1]):
+                if (neighbors[q] == i and shifts[q, 0] == -shifts[p, 0] and shifts[q, 1] == -shifts[p, 1]
+                        and shifts[q, 2] == -shifts[p, 2]):
+                    out[p] = q
+                    break
+    return out
