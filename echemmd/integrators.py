@@ -282,15 +282,32 @@ class _Integrator:
         """Energy (eV) that makes ``E_pot + E_kin + thermostat_energy()`` conserved (0 for NVE)."""
         return 0.0
 
+    # The array operations of a step, each one method: the thermostat arithmetic above them is
+    # written once, and the CUDA backend (``echemmd.gpu.integrators``) replaces only these.
     def _kick(self, system) -> None:
         system.velocities += self._forces * self._half_kick
+
+    def _drift(self, system, h: float) -> None:
+        system.positions += h * system.velocities
+
+    def _take_forces(self, result) -> None:
+        self._forces = np.asarray(result.forces, dtype=np.float64)
+
+    def _kinetic(self, system) -> float:
+        return kinetic_energy(system)
+
+    def _scale_velocities(self, system, factor: float) -> None:
+        system.velocities *= factor
+
+    def _remove_com(self, system) -> None:
+        remove_com_momentum(system)
 
     def _verlet(self, system, compute):
         """Half kick, drift, force call, half kick; returns the Contribution at the new positions."""
         self._kick(system)
-        system.positions += self.dt * system.velocities
+        self._drift(system, self.dt)
         result = compute(system)
-        self._forces = np.asarray(result.forces, dtype=np.float64)
+        self._take_forces(result)
         self._kick(system)
         return result
 
@@ -467,21 +484,24 @@ class LangevinBAOAB(_Integrator):
         """Heat given to the bath so far, eV."""
         return self._heat
 
-    def _step(self, system, compute):
+    def _ornstein_uhlenbeck(self, system) -> None:
+        """v <- c1 v + sqrt(1 - c1^2) sqrt(k_B T / m) R, R ~ N(0, 1) from the integrator's stream."""
         v = system.velocities
-        x = system.positions
-        half = 0.5 * self.dt
-        self._kick(system)
-        x += half * v
-        k_before = kinetic_energy(system)
         v *= self._c1
         v += self._noise * self.rng.standard_normal(v.shape)
+
+    def _step(self, system, compute):
+        half = 0.5 * self.dt
+        self._kick(system)
+        self._drift(system, half)
+        k_before = self._kinetic(system)
+        self._ornstein_uhlenbeck(system)
         if self.remove_com and self._all_mobile:
-            remove_com_momentum(system)
-        self._heat += k_before - kinetic_energy(system)
-        x += half * v
+            self._remove_com(system)
+        self._heat += k_before - self._kinetic(system)
+        self._drift(system, half)
         result = compute(system)
-        self._forces = np.asarray(result.forces, dtype=np.float64)
+        self._take_forces(result)
         self._kick(system)
         return result
 
@@ -579,12 +599,12 @@ class CSVR(_Integrator):
         nd = self._ndof
         if nd <= 0:
             return
-        kin = kinetic_energy(system)
+        kin = self._kinetic(system)
         if kin <= 0.0:
             return
         kin_target = 0.5 * nd * KB * self.temperature
         alpha = _csvr_resample(kin, kin_target, nd, self._c_half, self.rng)
-        system.velocities *= alpha
+        self._scale_velocities(system, alpha)
         self._eth += kin * (1.0 - alpha * alpha)
 
     def _step(self, system, compute):
@@ -719,7 +739,7 @@ class NoseHooverChain(_Integrator):
         xi = self._xi
         vxi = self._vxi
         m = self.chain
-        kin2 = 2.0 * kinetic_energy(system)
+        kin2 = 2.0 * self._kinetic(system)
         scale = 1.0
         for _ in range(self.n_respa):
             for w in _SUZUKI_YOSHIDA[self.sy_order]:
@@ -747,7 +767,7 @@ class NoseHooverChain(_Integrator):
                     vxi[j] *= e
                 g = (q[m - 2] * vxi[m - 2] ** 2 - kt) / q[m - 1] if m > 1 else (kin2 - nd * kt) / q[0]
                 vxi[m - 1] += d2 * g
-        system.velocities *= scale
+        self._scale_velocities(system, scale)
 
     def _step(self, system, compute):
         self._chain_half(system)

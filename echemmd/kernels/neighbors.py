@@ -54,9 +54,8 @@ def bin_atoms(bin_index, n_bins):
     return counts, atoms_in_bins
 
 
-@njit(inline="always")
-def _image_positive(sx, sy, sz):
-    # Of the images S and -S of a self-pair exactly one is kept in a half list.
+def image_positive(sx, sy, sz):
+    """Of the images S and -S of a self-pair exactly one is kept in a half list: the positive one."""
     if sx != 0:
         return sx > 0
     if sy != 0:
@@ -64,71 +63,85 @@ def _image_positive(sx, sy, sz):
     return sz > 0
 
 
-@njit(inline="always")
-def _search_atom(i, xw, bin_index, n_bins, periodic, reach, bin_start, atoms_in_bins,
-                 cell, images, r2_max, half, out_j, out_s, offset, limit):
-    """Visit every (j, image) within sqrt(r2_max) of atom i; count them all, store those that fit.
+_image_positive = njit(inline="always")(image_positive)
 
-    Entry k of the atom goes to ``out_*[offset + k]`` while ``offset + k < limit``.
+
+def make_search_atom(image_positive_fn):
+    """The cell-list search of one atom, on a compiled ``image_positive`` (CPU or CUDA device function).
+
+    Written once: the CPU list build and the CUDA one (``kernels.cuda.neighbors``) compile this
+    same function, so both visit bins and atoms in the same order and build the same rows.
     """
-    count = 0
-    bx = bin_index[i, 0]
-    by = bin_index[i, 1]
-    bz = bin_index[i, 2]
-    xi0 = xw[i, 0]
-    xi1 = xw[i, 1]
-    xi2 = xw[i, 2]
-    for ox in range(-reach[0], reach[0] + 1):
-        tx = bx + ox
-        sx = 0
-        if periodic[0]:
-            sx = tx // n_bins[0]
-            tx -= sx * n_bins[0]
-        elif tx < 0 or tx >= n_bins[0]:
-            continue
-        for oy in range(-reach[1], reach[1] + 1):
-            ty = by + oy
-            sy = 0
-            if periodic[1]:
-                sy = ty // n_bins[1]
-                ty -= sy * n_bins[1]
-            elif ty < 0 or ty >= n_bins[1]:
+
+    def search_atom(i, xw, bin_index, n_bins, periodic, reach, bin_start, atoms_in_bins,
+                    cell, images, r2_max, half, out_j, out_s, offset, limit):
+        """Visit every (j, image) within sqrt(r2_max) of atom i; count them all, store those that fit.
+
+        Entry k of the atom goes to ``out_*[offset + k]`` while ``offset + k < limit``.
+        """
+        count = 0
+        bx = bin_index[i, 0]
+        by = bin_index[i, 1]
+        bz = bin_index[i, 2]
+        xi0 = xw[i, 0]
+        xi1 = xw[i, 1]
+        xi2 = xw[i, 2]
+        for ox in range(-reach[0], reach[0] + 1):
+            tx = bx + ox
+            sx = 0
+            if periodic[0]:
+                sx = tx // n_bins[0]
+                tx -= sx * n_bins[0]
+            elif tx < 0 or tx >= n_bins[0]:
                 continue
-            for oz in range(-reach[2], reach[2] + 1):
-                tz = bz + oz
-                sz = 0
-                if periodic[2]:
-                    sz = tz // n_bins[2]
-                    tz -= sz * n_bins[2]
-                elif tz < 0 or tz >= n_bins[2]:
+            for oy in range(-reach[1], reach[1] + 1):
+                ty = by + oy
+                sy = 0
+                if periodic[1]:
+                    sy = ty // n_bins[1]
+                    ty -= sy * n_bins[1]
+                elif ty < 0 or ty >= n_bins[1]:
                     continue
-                # Cartesian offset of this image of the target bin.
-                ox0 = sx * cell[0, 0] + sy * cell[1, 0] + sz * cell[2, 0]
-                ox1 = sx * cell[0, 1] + sy * cell[1, 1] + sz * cell[2, 1]
-                ox2 = sx * cell[0, 2] + sy * cell[1, 2] + sz * cell[2, 2]
-                b = (tx * n_bins[1] + ty) * n_bins[2] + tz
-                for q in range(bin_start[b], bin_start[b + 1]):
-                    j = atoms_in_bins[q]
-                    if half:
-                        if j < i:
-                            continue
-                        if j == i and not _image_positive(sx, sy, sz):
-                            continue
-                    elif j == i and sx == 0 and sy == 0 and sz == 0:
+                for oz in range(-reach[2], reach[2] + 1):
+                    tz = bz + oz
+                    sz = 0
+                    if periodic[2]:
+                        sz = tz // n_bins[2]
+                        tz -= sz * n_bins[2]
+                    elif tz < 0 or tz >= n_bins[2]:
                         continue
-                    d0 = xw[j, 0] + ox0 - xi0
-                    d1 = xw[j, 1] + ox1 - xi1
-                    d2 = xw[j, 2] + ox2 - xi2
-                    if d0 * d0 + d1 * d1 + d2 * d2 < r2_max:
-                        p = offset + count
-                        if p < limit:
-                            out_j[p] = j
-                            # Shift relative to the unwrapped positions the caller holds.
-                            out_s[p, 0] = sx - images[j, 0] + images[i, 0]
-                            out_s[p, 1] = sy - images[j, 1] + images[i, 1]
-                            out_s[p, 2] = sz - images[j, 2] + images[i, 2]
-                        count += 1
-    return count
+                    # Cartesian offset of this image of the target bin.
+                    ox0 = sx * cell[0, 0] + sy * cell[1, 0] + sz * cell[2, 0]
+                    ox1 = sx * cell[0, 1] + sy * cell[1, 1] + sz * cell[2, 1]
+                    ox2 = sx * cell[0, 2] + sy * cell[1, 2] + sz * cell[2, 2]
+                    b = (tx * n_bins[1] + ty) * n_bins[2] + tz
+                    for q in range(bin_start[b], bin_start[b + 1]):
+                        j = atoms_in_bins[q]
+                        if half:
+                            if j < i:
+                                continue
+                            if j == i and not image_positive_fn(sx, sy, sz):
+                                continue
+                        elif j == i and sx == 0 and sy == 0 and sz == 0:
+                            continue
+                        d0 = xw[j, 0] + ox0 - xi0
+                        d1 = xw[j, 1] + ox1 - xi1
+                        d2 = xw[j, 2] + ox2 - xi2
+                        if d0 * d0 + d1 * d1 + d2 * d2 < r2_max:
+                            p = offset + count
+                            if p < limit:
+                                out_j[p] = j
+                                # Shift relative to the unwrapped positions the caller holds.
+                                out_s[p, 0] = sx - images[j, 0] + images[i, 0]
+                                out_s[p, 1] = sy - images[j, 1] + images[i, 1]
+                                out_s[p, 2] = sz - images[j, 2] + images[i, 2]
+                            count += 1
+        return count
+
+    return search_atom
+
+
+_search_atom = njit(inline="always")(make_search_atom(_image_positive))
 
 
 #: Atom chunks of :func:`build_verlet_list`, each writing into a region of its own.
@@ -401,6 +414,19 @@ def closest_pair(positions, cell, first, neighbors, shifts):
     return np.sqrt(best), bi, bj
 
 
+def find_reverse(first, neighbors, shifts, i, p):
+    """Index of the twin (j, i, -S) in row j of entry p = (i, j, S) of a full list, -1 if none."""
+    j = neighbors[p]
+    for q in range(first[j], first[j + 1]):
+        if (neighbors[q] == i and shifts[q, 0] == -shifts[p, 0] and shifts[q, 1] == -shifts[p, 1]
+                and shifts[q, 2] == -shifts[p, 2]):
+            return q
+    return -1
+
+
+_find_reverse = njit(inline="always")(find_reverse)
+
+
 @njit(cache=True, parallel=True)
 def reverse_entries(first, neighbors, shifts):
     """For every entry p = (i, j, S) of a full list, the index of its twin (j, i, -S) in row j.
@@ -415,13 +441,8 @@ def reverse_entries(first, neighbors, shifts):
         -1 for an entry without a twin (not a full list).
     """
     n = first.shape[0] - 1
-    out = np.full(neighbors.shape[0], -1, dtype=np.int64)
+    out = np.empty(neighbors.shape[0], dtype=np.int64)
     for i in prange(n):
         for p in range(first[i], first[i + 1]):
-            j = neighbors[p]
-            for q in range(first[j], first[j + 1]):
-                if (neighbors[q] == i and shifts[q, 0] == -shifts[p, 0] and shifts[q, 1] == -shifts[p, 1]
-                        and shifts[q, 2] == -shifts[p, 2]):
-                    out[p] = q
-                    break
+            out[p] = _find_reverse(first, neighbors, shifts, i, p)
     return out

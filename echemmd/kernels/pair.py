@@ -52,19 +52,26 @@ _lennard_jones = njit(inline="always")(lennard_jones)
 _born_mayer_huggins = njit(inline="always")(born_mayer_huggins)
 
 
-@njit(inline="always")
-def _pair(style, r2, params, ti, tj):
-    """Energy (shifted) and g of one pair of types (ti, tj) inside its cutoff.
+def make_pair(lennard_jones_fn, born_mayer_huggins_fn):
+    """The energy (shifted) and g of one pair of types, on compiled scalar potentials (CPU or CUDA)."""
 
-    Reads scalars of ``params`` rather than a row view: a view per pair costs a reference
-    count update, which two threads contend for (measured 15 % of the LJ kernel).
-    """
-    if style == LENNARD_JONES:
-        e, g = _lennard_jones(r2, params[ti, tj, 0], params[ti, tj, 1])
-        return e - params[ti, tj, 3], g
-    e, g = _born_mayer_huggins(r2, params[ti, tj, 0], params[ti, tj, 1], params[ti, tj, 2], params[ti, tj, 3],
-                               params[ti, tj, 4])
-    return e - params[ti, tj, 6], g
+    def pair(style, r2, params, ti, tj):
+        """Energy (shifted) and g of one pair of types (ti, tj) inside its cutoff.
+
+        Reads scalars of ``params`` rather than a row view: a view per pair costs a reference
+        count update, which two threads contend for (measured 15 % of the LJ kernel).
+        """
+        if style == LENNARD_JONES:
+            e, g = lennard_jones_fn(r2, params[ti, tj, 0], params[ti, tj, 1])
+            return e - params[ti, tj, 3], g
+        e, g = born_mayer_huggins_fn(r2, params[ti, tj, 0], params[ti, tj, 1], params[ti, tj, 2],
+                                     params[ti, tj, 3], params[ti, tj, 4])
+        return e - params[ti, tj, 6], g
+
+    return pair
+
+
+_pair = njit(inline="always")(make_pair(_lennard_jones, _born_mayer_huggins))
 
 
 #: Fixed number of atom blocks of :func:`pair_forces`, each with its own force buffer. Fixed

@@ -1,5 +1,6 @@
 """Launch geometry, device-function compilation and the kernel registry of the CUDA kernels."""
 
+import numpy as np
 from numba import cuda
 
 #: Threads per block of the one-dimensional launches (a multiple of the 32-thread warp).
@@ -32,3 +33,15 @@ def kernel(signature):
         return cuda.jit(fn)
 
     return wrap
+
+
+def is_device_array(a):
+    """Whether ``a`` is a numba device array (also under the simulator, which has no ``is_cuda_array``)."""
+    return hasattr(a, "copy_to_host")
+
+
+def to_device(a, dtype=None):
+    """``a`` as a device array: device arrays pass through, anything else is copied (C-contiguous, ``dtype``)."""
+    if is_device_array(a):
+        return a
+    return cuda.to_device(np.ascontiguousarray(a, dtype=dtype))

@@ -8,6 +8,8 @@ gives the same bits on every run and every GPU. No shared memory and no barriers
 pass costs a few microseconds on a GPU, and the simulator (which runs barriers slowly) stays fast.
 """
 
+import math
+
 import numpy as np
 from numba import cuda
 
@@ -96,4 +98,175 @@ def dot(a, b, out=None, scratch=None):
         out = cuda.device_array(1, dtype=np.float64)
     _dot_partials[blocks(n_lanes), THREADS](a, b, partial)
     _finish[1, 1](partial, out)
+    return out
+
+
+# ---------------------------------------------------------------------------- extrema
+@kernel("void(float64[:, ::1], float64[:, ::1], float64[:, ::1])")
+def _min_max_partials(a, part_min, part_max):
+    """Per lane, the minimum and maximum of each column over rows i = l (mod lanes)."""
+    lane = cuda.grid(1)
+    n_lanes = part_min.shape[0]
+    if lane >= n_lanes:
+        return
+    for c in range(a.shape[1]):
+        lo = a[lane, c] if lane < a.shape[0] else math.inf
+        hi = a[lane, c] if lane < a.shape[0] else -math.inf
+        i = lane + n_lanes
+        while i < a.shape[0]:
+            v = a[i, c]
+            if v < lo:
+                lo = v
+            if v > hi:
+                hi = v
+            i += n_lanes
+        part_min[lane, c] = lo
+        part_max[lane, c] = hi
+
+
+@kernel("void(float64[:, ::1], float64[:, ::1], float64[:, ::1])")
+def _min_max_finish(part_min, part_max, out):
+    """out[0, c] = min, out[1, c] = max over the lanes (one thread)."""
+    if cuda.grid(1) != 0:
+        return
+    for c in range(part_min.shape[1]):
+        lo = part_min[0, c]
+        hi = part_max[0, c]
+        for lane in range(1, part_min.shape[0]):
+            if part_min[lane, c] < lo:
+                lo = part_min[lane, c]
+            if part_max[lane, c] > hi:
+                hi = part_max[lane, c]
+        out[0, c] = lo
+        out[1, c] = hi
+
+
+def column_min_max(a):
+    """Device array (2, m): the minimum (row 0) and maximum (row 1) of each column of ``a`` (N >= 1, m)."""
+    m = a.shape[1]
+    n_lanes = lanes(a.shape[0])
+    part_min = cuda.device_array((n_lanes, m), dtype=np.float64)
+    part_max = cuda.device_array((n_lanes, m), dtype=np.float64)
+    out = cuda.device_array((2, m), dtype=np.float64)
+    _min_max_partials[blocks(n_lanes), THREADS](a, part_min, part_max)
+    _min_max_finish[1, 1](part_min, part_max, out)
+    return out
+
+
+@kernel("void(float64[:], float64[:], int64[:])")
+def _argmax_partials(a, part_val, part_idx):
+    """Per lane, the largest a[i] over i = l (mod lanes) and its first index (NaN counts as largest)."""
+    lane = cuda.grid(1)
+    n_lanes = part_val.shape[0]
+    if lane >= n_lanes:
+        return
+    best = -math.inf
+    idx = -1
+    i = lane
+    while i < a.shape[0]:
+        v = a[i]
+        if idx < 0 or v > best or (v != v and best == best):
+            best = v
+            idx = i
+        i += n_lanes
+    part_val[lane] = best
+    part_idx[lane] = idx
+
+
+@kernel("void(float64[:], int64[:], float64[:], int64[:])")
+def _argmax_finish(part_val, part_idx, out_val, out_idx):
+    """The largest lane value; ties and NaNs go to the lowest atom index (one thread)."""
+    if cuda.grid(1) != 0:
+        return
+    best = part_val[0]
+    idx = part_idx[0]
+    for lane in range(1, part_val.shape[0]):
+        v = part_val[lane]
+        j = part_idx[lane]
+        if j < 0:
+            continue
+        if idx < 0:
+            best = v
+            idx = j
+            continue
+        bn = best != best
+        vn = v != v
+        if (vn and (not bn or j < idx)) or (not vn and not bn and (v > best or (v == best and j < idx))):
+            best = v
+            idx = j
+    out_val[0] = best
+    out_idx[0] = idx
+
+
+def argmax(a):
+    """(device float64 (1,), device int64 (1,)): the largest entry of the vector ``a`` and its index.
+
+    A NaN counts as larger than any number (a blow-up is found first); ties go to the lowest index.
+    """
+    n_lanes = lanes(a.shape[0])
+    part_val = cuda.device_array(n_lanes, dtype=np.float64)
+    part_idx = cuda.device_array(n_lanes, dtype=np.int64)
+    out_val = cuda.device_array(1, dtype=np.float64)
+    out_idx = cuda.device_array(1, dtype=np.int64)
+    _argmax_partials[blocks(n_lanes), THREADS](a, part_val, part_idx)
+    _argmax_finish[1, 1](part_val, part_idx, out_val, out_idx)
+    return out_val, out_idx
+
+
+# ---------------------------------------------------------------------------- prefix sums
+#: Entries per thread of the first and last pass of :func:`exclusive_scan`.
+SCAN_CHUNK = 256
+
+
+@kernel("void(int64[::1], int64[::1])")
+def _chunk_totals(values, totals):
+    c = cuda.grid(1)
+    if c >= totals.shape[0]:
+        return
+    acc = 0
+    for i in range(c * SCAN_CHUNK, min(values.shape[0], (c + 1) * SCAN_CHUNK)):
+        acc += values[i]
+    totals[c] = acc
+
+
+@kernel("void(int64[::1])")
+def _scan_totals(totals):
+    """Exclusive prefix sums of the chunk totals in place (one thread: a few hundred chunks)."""
+    if cuda.grid(1) != 0:
+        return
+    acc = 0
+    for c in range(totals.shape[0]):
+        t = totals[c]
+        totals[c] = acc
+        acc += t
+
+
+@kernel("void(int64[::1], int64[::1], int64[::1])")
+def _chunk_scan(values, offsets, out):
+    c = cuda.grid(1)
+    if c >= offsets.shape[0]:
+        return
+    acc = offsets[c]
+    lo = c * SCAN_CHUNK
+    if lo == 0:
+        out[0] = 0
+    for i in range(lo, min(values.shape[0], (c + 1) * SCAN_CHUNK)):
+        acc += values[i]
+        out[i + 1] = acc
+
+
+def exclusive_scan(values, out=None):
+    """CSR offsets of integer counts: out (n + 1,), out[0] = 0, out[i + 1] = values[0] + ... + values[i].
+
+    Integer sums are exact, so the three passes (chunk totals, their prefix, the chunks) give the
+    same offsets as a serial loop.
+    """
+    n = values.shape[0]
+    if out is None:
+        out = cuda.device_array(n + 1, dtype=np.int64)
+    n_chunks = max(1, (n + SCAN_CHUNK - 1) // SCAN_CHUNK)
+    totals = cuda.device_array(n_chunks, dtype=np.int64)
+    _chunk_totals[blocks(n_chunks), THREADS](values, totals)
+    _scan_totals[1, 1](totals)
+    _chunk_scan[blocks(n_chunks), THREADS](values, totals, out)
     return out

@@ -1,0 +1,287 @@
+"""CUDA twins of the cell-list and Verlet-list kernels of :mod:`echemmd.kernels.neighbors`.
+
+The list is the CPU's CSR list, built in the CPU's order: the search of one atom is the same
+Python function (``kernels.neighbors.make_search_atom``) compiled as a device function, and the
+atoms of a bin are sorted by index as the CPU's counting sort leaves them, so for the same bins
+every row holds the same entries in the same order as on the CPU.
+
+A build is a count pass and a fill pass (one thread per atom each), with the CSR offsets from a
+prefix sum between them: the number of entries is known before they are written, so the list
+arrays are sized exactly (with a margin kept between builds) and a list can never overflow.
+The bins themselves are filled with integer atomics (exact, but in no fixed order) and then
+sorted, one thread per bin.
+
+All functions take and return device arrays (numpy arrays are copied to the device).
+"""
+
+import math
+
+import numpy as np
+from numba import cuda
+
+from echemmd.kernels import neighbors as cpu
+from echemmd.kernels.cuda import reduce
+from echemmd.kernels.cuda.launch import THREADS, blocks, device, is_device_array, kernel
+from echemmd.kernels.cuda.launch import to_device as _dev
+from echemmd.kernels.cuda.scalar import pair_vector as _pair_vector
+
+_image_positive = device(cpu.image_positive)
+_search_atom = device(cpu.make_search_atom(_image_positive))
+_find_reverse = device(cpu.find_reverse)
+
+
+# ---------------------------------------------------------------------------- wrapping and bins
+@kernel("void(float64[:, ::1], float64[:, ::1], float64[:, ::1], boolean[::1], float64[:, ::1], int64[:, ::1], "
+        "float64[:, ::1])")
+def _wrap(positions, inverse, cell, periodic, frac, images, xw):
+    """Fractional coordinates, integer images and wrapped positions (``neighbors.build_neighbor_list``)."""
+    i = cuda.grid(1)
+    if i >= positions.shape[0]:
+        return
+    x0 = positions[i, 0]
+    x1 = positions[i, 1]
+    x2 = positions[i, 2]
+    for k in range(3):
+        f = x0 * inverse[0, k] + x1 * inverse[1, k] + x2 * inverse[2, k]
+        m = 0
+        if periodic[k]:
+            m = int(math.floor(f))
+            f -= m
+        frac[i, k] = f
+        images[i, k] = m
+    for k in range(3):
+        xw[i, k] = positions[i, k] - (images[i, 0] * cell[0, k] + images[i, 1] * cell[1, k]
+                                      + images[i, 2] * cell[2, k])
+
+
+@kernel("void(float64[:, ::1], float64[::1], float64[::1], int64[::1], int64[:, ::1], int64[::1], int64[::1])")
+def _assign_bins(frac, lo, span, n_bins, bin_index, linear, counts):
+    """Bin of each atom along each cell vector, its linear bin, and the atom counts per bin."""
+    i = cuda.grid(1)
+    if i >= frac.shape[0]:
+        return
+    for k in range(3):
+        b = int(math.floor((frac[i, k] - lo[k]) / span[k] * n_bins[k]))
+        if b < 0:
+            b = 0
+        if b > n_bins[k] - 1:
+            b = n_bins[k] - 1
+        bin_index[i, k] = b
+    lin = (bin_index[i, 0] * n_bins[1] + bin_index[i, 1]) * n_bins[2] + bin_index[i, 2]
+    linear[i] = lin
+    cuda.atomic.add(counts, lin, 1)
+
+
+@kernel("void(int64[::1], int64[::1], int64[::1], int64[::1])")
+def _fill_bins(linear, bin_start, fill, atoms_in_bins):
+    i = cuda.grid(1)
+    if i >= linear.shape[0]:
+        return
+    b = linear[i]
+    slot = cuda.atomic.add(fill, b, 1)
+    atoms_in_bins[bin_start[b] + slot] = i
+
+
+@kernel("void(int64[::1], int64[::1])")
+def _sort_bins(bin_start, atoms_in_bins):
+    """Atoms of each bin in ascending order (insertion sort: a bin holds a handful of atoms)."""
+    b = cuda.grid(1)
+    if b >= bin_start.shape[0] - 1:
+        return
+    lo = bin_start[b]
+    hi = bin_start[b + 1]
+    for p in range(lo + 1, hi):
+        a = atoms_in_bins[p]
+        q = p - 1
+        while q >= lo and atoms_in_bins[q] > a:
+            atoms_in_bins[q + 1] = atoms_in_bins[q]
+            q -= 1
+        atoms_in_bins[q + 1] = a
+
+
+def bin_atoms(bin_index, n_bins):
+    """Atoms sorted by linear bin: (bin_start (n_bins_total + 1,), atoms_in_bins (N,)), as the CPU's.
+
+    ``n_bins`` is a host array (3,); ``bin_index`` a device or host array (N, 3).
+    """
+    bin_index = _dev(bin_index, np.int64)
+    n = bin_index.shape[0]
+    n_bins = np.asarray(n_bins, dtype=np.int64)
+    total = int(np.prod(n_bins))
+    linear = cuda.device_array(n, dtype=np.int64)
+    counts = cuda.to_device(np.zeros(total, dtype=np.int64))
+    _linear_bins[blocks(n), THREADS](bin_index, cuda.to_device(n_bins), linear, counts)
+    return _sorted_bins(linear, counts)
+
+
+@kernel("void(int64[:, ::1], int64[::1], int64[::1], int64[::1])")
+def _linear_bins(bin_index, n_bins, linear, counts):
+    i = cuda.grid(1)
+    if i >= bin_index.shape[0]:
+        return
+    lin = (bin_index[i, 0] * n_bins[1] + bin_index[i, 1]) * n_bins[2] + bin_index[i, 2]
+    linear[i] = lin
+    cuda.atomic.add(counts, lin, 1)
+
+
+def _sorted_bins(linear, counts):
+    n = linear.shape[0]
+    total = counts.shape[0]
+    bin_start = reduce.exclusive_scan(counts)
+    fill = cuda.to_device(np.zeros(total, dtype=np.int64))
+    atoms_in_bins = cuda.device_array(n, dtype=np.int64)
+    _fill_bins[blocks(n), THREADS](linear, bin_start, fill, atoms_in_bins)
+    _sort_bins[blocks(total), THREADS](bin_start, atoms_in_bins)
+    return bin_start, atoms_in_bins
+
+
+# ---------------------------------------------------------------------------- the Verlet list
+@kernel("void(float64[:, ::1], int64[:, ::1], int64[::1], boolean[::1], int64[::1], int64[::1], int64[::1], "
+        "float64[:, ::1], int64[:, ::1], float64, boolean, int32[::1], int32[:, ::1], int64[::1])")
+def _count_entries(xw, bin_index, n_bins, periodic, reach, bin_start, atoms_in_bins, cell, images, r2_max, half,
+                   out_j, out_s, counts):
+    i = cuda.grid(1)
+    if i >= xw.shape[0]:
+        return
+    counts[i] = _search_atom(i, xw, bin_index, n_bins, periodic, reach, bin_start, atoms_in_bins, cell, images,
+                             r2_max, half, out_j, out_s, 0, 0)
+
+
+@kernel("void(float64[:, ::1], int64[:, ::1], int64[::1], boolean[::1], int64[::1], int64[::1], int64[::1], "
+        "float64[:, ::1], int64[:, ::1], float64, boolean, int64[::1], int32[::1], int32[:, ::1])")
+def _fill_entries(xw, bin_index, n_bins, periodic, reach, bin_start, atoms_in_bins, cell, images, r2_max, half,
+                  first, out_j, out_s):
+    i = cuda.grid(1)
+    if i >= xw.shape[0]:
+        return
+    _search_atom(i, xw, bin_index, n_bins, periodic, reach, bin_start, atoms_in_bins, cell, images, r2_max, half,
+                 out_j, out_s, first[i], first[i + 1])
+
+
+def search(xw, bin_index, n_bins, periodic, reach, cell, images, r_list, half, bin_start, atoms_in_bins,
+           capacity=None):
+    """Count pass, offsets, fill pass: the CSR list of binned atoms (device arrays).
+
+    ``n_bins``, ``periodic`` and ``reach`` may be host or device arrays. ``capacity`` is an optional
+    pair of device arrays (neighbors (P',), shifts (P', 3)) to fill when P <= P' (the list then
+    holds views of their first P rows): the device list of an MD run keeps its arrays between
+    builds and regrows them (by 25 %) only when a build needs more.
+
+    Returns
+    -------
+    first : int64 (N + 1,)
+    neighbors : int32 (P,)
+    shifts : int32 (P, 3)
+    """
+    n = xw.shape[0]
+    n_bins_d, periodic_d, reach_d = _dev(n_bins, np.int64), _dev(periodic, np.bool_), _dev(reach, np.int64)
+    r2_max = float(r_list) * float(r_list)
+    counts = cuda.device_array(n, dtype=np.int64)
+    empty_j = cuda.device_array(1, dtype=np.int32)
+    empty_s = cuda.device_array((1, 3), dtype=np.int32)
+    _count_entries[blocks(n), THREADS](xw, bin_index, n_bins_d, periodic_d, reach_d, bin_start, atoms_in_bins, cell,
+                                       images, r2_max, bool(half), empty_j, empty_s, counts)
+    first = reduce.exclusive_scan(counts)
+    total = int(first[n:n + 1].copy_to_host()[0])  # the one scalar the host needs: how much to allocate
+    if capacity is not None and capacity[0].shape[0] >= total:
+        out_j, out_s = capacity[0][:total], capacity[1][:total]
+    else:
+        out_j = cuda.device_array(max(total, 1), dtype=np.int32)[:total]
+        out_s = cuda.device_array((max(total, 1), 3), dtype=np.int32)[:total]
+    if total:
+        _fill_entries[blocks(n), THREADS](xw, bin_index, n_bins_d, periodic_d, reach_d, bin_start, atoms_in_bins,
+                                          cell, images, r2_max, bool(half), first, out_j, out_s)
+    return first, out_j, out_s
+
+
+def build_verlet_list(xw, bin_index, n_bins, periodic, reach, cell, images, r_list, half):
+    """Build a Verlet list by a cell-list search (the CPU's signature and result, as device arrays).
+
+    Parameters and returns as :func:`echemmd.kernels.neighbors.build_verlet_list`.
+    """
+    xw = _dev(xw, np.float64)
+    bin_index = _dev(bin_index, np.int64)
+    bin_start, atoms_in_bins = bin_atoms(bin_index, np.asarray(n_bins) if not is_device_array(n_bins)
+                                         else n_bins.copy_to_host())
+    return search(xw, bin_index, n_bins, periodic, reach, _dev(cell, np.float64), _dev(images, np.int64), r_list,
+                  half, bin_start, atoms_in_bins)
+
+
+# ---------------------------------------------------------------------------- list helpers
+@kernel("void(int64[::1], int32[::1], int32[:, ::1], int64[::1])")
+def _reverse(first, neighbors, shifts, out):
+    i = cuda.grid(1)
+    if i >= first.shape[0] - 1:
+        return
+    for p in range(first[i], first[i + 1]):
+        out[p] = _find_reverse(first, neighbors, shifts, i, p)
+
+
+def reverse_entries(first, neighbors, shifts):
+    """Index of the twin (j, i, -S) of every entry of a full list (device int64 (P,)); see the CPU's."""
+    first = _dev(first, np.int64)
+    n = first.shape[0] - 1
+    out = cuda.device_array(max(neighbors.shape[0], 1), dtype=np.int64)[:neighbors.shape[0]]
+    if neighbors.shape[0]:
+        _reverse[blocks(n), THREADS](first, _dev(neighbors, np.int32), _dev(shifts, np.int32), out)
+    return out
+
+
+@kernel("void(float64[:, ::1], float64[:, ::1], float64[::1])")
+def _displacement_sq(positions, reference, out):
+    i = cuda.grid(1)
+    if i >= positions.shape[0]:
+        return
+    d0 = positions[i, 0] - reference[i, 0]
+    d1 = positions[i, 1] - reference[i, 1]
+    d2 = positions[i, 2] - reference[i, 2]
+    out[i] = d0 * d0 + d1 * d1 + d2 * d2
+
+
+def max_displacement_sq(positions, reference, scratch=None):
+    """Largest squared displacement since ``reference`` (Å^2), as a device array (1,)."""
+    n = positions.shape[0]
+    d2 = scratch if scratch is not None else cuda.device_array(n, dtype=np.float64)
+    _displacement_sq[blocks(n), THREADS](positions, reference, d2)
+    return reduce.argmax(d2)[0]
+
+
+@kernel("void(float64[:, ::1], float64[:, ::1], int64[::1], int32[::1], int32[:, ::1], float64[::1], int64[::1])")
+def _closest_in_rows(positions, cell, first, neighbors, shifts, r2, partner):
+    """Shortest squared distance of each row to a partner j >= i, and that partner (-1 for none)."""
+    i = cuda.grid(1)
+    if i >= positions.shape[0]:
+        return
+    best = math.inf
+    bj = -1
+    for p in range(first[i], first[i + 1]):
+        j = neighbors[p]
+        if j < i:
+            continue
+        d0, d1, d2 = _pair_vector(positions, cell, i, j, shifts[p])
+        d = d0 * d0 + d1 * d1 + d2 * d2
+        if d < best:
+            best = d
+            bj = j
+    r2[i] = -best  # argmax finds the shortest
+    partner[i] = bj
+
+
+def closest_pair(positions, cell, first, neighbors, shifts):
+    """Shortest pair distance in a list: host (r_min Å, i, j), as the CPU's ``closest_pair``.
+
+    The one pass runs on the device; three numbers come back.
+    """
+    n = positions.shape[0]
+    if n == 0:
+        return np.inf, -1, -1
+    r2 = cuda.device_array(n, dtype=np.float64)
+    partner = cuda.device_array(n, dtype=np.int64)
+    _closest_in_rows[blocks(n), THREADS](_dev(positions, np.float64), _dev(cell, np.float64), _dev(first, np.int64),
+                                         _dev(neighbors, np.int32), _dev(shifts, np.int32), r2, partner)
+    value, index = reduce.argmax(r2)
+    i = int(index.copy_to_host()[0])
+    best = -float(value.copy_to_host()[0])
+    if not np.isfinite(best):
+        return np.inf, -1, -1
+    return float(np.sqrt(best)), i, int(partner[i:i + 1].copy_to_host()[0])
