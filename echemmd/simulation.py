@@ -159,8 +159,7 @@ class Simulation:
             if self._stop_reason is not None:
                 self._abort(self._stop_reason)
             while self.step < self.target_step:
-                compute = self.forcefield.compute if self._energy_due(self.step + 1) else self._forces_only
-                self.result = self.integrator.step(self.system, compute)
+                self.result = self._advance()
                 self.step += 1
                 self.time += self.integrator.dt
                 if self._stop_reason is None:
@@ -176,6 +175,11 @@ class Simulation:
             obs.close()
 
     # ------------------------------------------------------------------ internals
+    def _advance(self):
+        """One integrator step; returns the force evaluation at the new positions."""
+        compute = self.forcefield.compute if self._energy_due(self.step + 1) else self._forces_only
+        return self.integrator.step(self.system, compute)
+
     def _energy_due(self, step: int) -> bool:
         """Whether the result of ``step`` needs its energy and virial: an observer reads that
         step, or it is the last step of the run (its result is returned)."""

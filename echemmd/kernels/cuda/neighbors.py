@@ -99,6 +99,39 @@ def _sort_bins(bin_start, atoms_in_bins):
         atoms_in_bins[q + 1] = a
 
 
+def wrap(positions, cell, periodic):
+    """Fractional coordinates, images and wrapped positions of device ``positions`` in the binning ``cell``.
+
+    ``cell`` is the (host) cell the bins are laid out in (``neighbors.search_cell``); ``periodic``
+    a host bool (3,). Returns device arrays frac (N, 3), images int64 (N, 3), xw (N, 3).
+    """
+    n = positions.shape[0]
+    frac = cuda.device_array((n, 3), dtype=np.float64)
+    images = cuda.device_array((n, 3), dtype=np.int64)
+    xw = cuda.device_array((n, 3), dtype=np.float64)
+    _wrap[blocks(n), THREADS](positions, cuda.to_device(np.ascontiguousarray(np.linalg.inv(cell))),
+                              cuda.to_device(np.ascontiguousarray(cell, dtype=np.float64)),
+                              cuda.to_device(np.asarray(periodic, dtype=np.bool_)), frac, images, xw)
+    return frac, images, xw
+
+
+def assign_bins(frac, lo, span, n_bins):
+    """Bins of the atoms, sorted as the CPU's: (bin_index (N, 3), bin_start, atoms_in_bins), device arrays.
+
+    ``lo``, ``span`` (fractional origin and extent along each vector) and ``n_bins`` are host arrays.
+    """
+    n = frac.shape[0]
+    n_bins = np.asarray(n_bins, dtype=np.int64)
+    bin_index = cuda.device_array((n, 3), dtype=np.int64)
+    linear = cuda.device_array(n, dtype=np.int64)
+    counts = cuda.to_device(np.zeros(int(np.prod(n_bins)), dtype=np.int64))
+    _assign_bins[blocks(n), THREADS](frac, cuda.to_device(np.asarray(lo, dtype=np.float64)),
+                                     cuda.to_device(np.asarray(span, dtype=np.float64)), cuda.to_device(n_bins),
+                                     bin_index, linear, counts)
+    bin_start, atoms_in_bins = _sorted_bins(linear, counts)
+    return bin_index, bin_start, atoms_in_bins
+
+
 def bin_atoms(bin_index, n_bins):
     """Atoms sorted by linear bin: (bin_start (n_bins_total + 1,), atoms_in_bins (N,)), as the CPU's.
 
@@ -159,19 +192,22 @@ def _fill_entries(xw, bin_index, n_bins, periodic, reach, bin_start, atoms_in_bi
 
 
 def search(xw, bin_index, n_bins, periodic, reach, cell, images, r_list, half, bin_start, atoms_in_bins,
-           capacity=None):
+           capacity=None, margin=1.0):
     """Count pass, offsets, fill pass: the CSR list of binned atoms (device arrays).
 
     ``n_bins``, ``periodic`` and ``reach`` may be host or device arrays. ``capacity`` is an optional
     pair of device arrays (neighbors (P',), shifts (P', 3)) to fill when P <= P' (the list then
-    holds views of their first P rows): the device list of an MD run keeps its arrays between
-    builds and regrows them (by 25 %) only when a build needs more.
+    holds views of their first P rows); otherwise new arrays of ``margin`` P rows are allocated.
+    The device list of an MD run keeps its arrays between builds and regrows them only when a
+    build needs more (jax-md's capacity and overflow, without a failed build).
 
     Returns
     -------
     first : int64 (N + 1,)
     neighbors : int32 (P,)
     shifts : int32 (P, 3)
+    capacity : (int32 (P',), int32 (P', 3))
+        The arrays the list lives in (``capacity`` itself when it was large enough).
     """
     n = xw.shape[0]
     n_bins_d, periodic_d, reach_d = _dev(n_bins, np.int64), _dev(periodic, np.bool_), _dev(reach, np.int64)
@@ -183,15 +219,14 @@ def search(xw, bin_index, n_bins, periodic, reach, cell, images, r_list, half, b
                                        images, r2_max, bool(half), empty_j, empty_s, counts)
     first = reduce.exclusive_scan(counts)
     total = int(first[n:n + 1].copy_to_host()[0])  # the one scalar the host needs: how much to allocate
-    if capacity is not None and capacity[0].shape[0] >= total:
-        out_j, out_s = capacity[0][:total], capacity[1][:total]
-    else:
-        out_j = cuda.device_array(max(total, 1), dtype=np.int32)[:total]
-        out_s = cuda.device_array((max(total, 1), 3), dtype=np.int32)[:total]
+    if capacity is None or capacity[0].shape[0] < total:
+        rows = max(int(total * margin), total, 1)
+        capacity = (cuda.device_array(rows, dtype=np.int32), cuda.device_array((rows, 3), dtype=np.int32))
+    out_j, out_s = capacity[0][:total], capacity[1][:total]
     if total:
         _fill_entries[blocks(n), THREADS](xw, bin_index, n_bins_d, periodic_d, reach_d, bin_start, atoms_in_bins,
                                           cell, images, r2_max, bool(half), first, out_j, out_s)
-    return first, out_j, out_s
+    return first, out_j, out_s, capacity
 
 
 def build_verlet_list(xw, bin_index, n_bins, periodic, reach, cell, images, r_list, half):
@@ -204,7 +239,7 @@ def build_verlet_list(xw, bin_index, n_bins, periodic, reach, cell, images, r_li
     bin_start, atoms_in_bins = bin_atoms(bin_index, np.asarray(n_bins) if not is_device_array(n_bins)
                                          else n_bins.copy_to_host())
     return search(xw, bin_index, n_bins, periodic, reach, _dev(cell, np.float64), _dev(images, np.int64), r_list,
-                  half, bin_start, atoms_in_bins)
+                  half, bin_start, atoms_in_bins)[:3]
 
 
 # ---------------------------------------------------------------------------- list helpers
