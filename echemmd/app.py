@@ -325,8 +325,13 @@ def build_simulation(deck, restart=None, stream=None, progress_stream=None):
     lim = deck["limits"]
     limits = Limits(max_force=lim["max_force"], min_distance=lim["min_distance"] or 0.0,
                     check_every=lim["check_every"] or 1)
-    return Simulation(system, forcefield, integrator, observers=observers, checkpointer=checkpointer,
-                      limits=limits, step=step, time=time, restarted=restart is not None)
+    cls = Simulation
+    if deck["md"]["backend"] == "cuda":
+        from echemmd.gpu.simulation import CudaSimulation
+
+        cls = CudaSimulation
+    return cls(system, forcefield, integrator, observers=observers, checkpointer=checkpointer,
+               limits=limits, step=step, time=time, restarted=restart is not None)
 
 
 def _check_restart_matches(deck, system, restart):

@@ -30,6 +30,7 @@ def _parser():
     r.add_argument("--steps", type=int, help="total number of steps (overrides md.steps)")
     r.add_argument("--restart", metavar="CHECKPOINT", help="continue from a checkpoint to md.steps")
     r.add_argument("--output", metavar="DIR", help="output directory (overrides output.directory)")
+    r.add_argument("--backend", choices=("cpu", "cuda"), help="where the step runs (overrides md.backend)")
     r.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
                    help="override any deck key, e.g. --set md.dt=1.0 (repeatable)")
 
@@ -148,6 +149,8 @@ def _overrides(args):
         overrides["md.steps"] = args.steps
     if getattr(args, "output", None) is not None:
         overrides["output.directory"] = args.output
+    if getattr(args, "backend", None) is not None:
+        overrides["md.backend"] = args.backend
     return overrides
 
 

@@ -66,3 +66,58 @@ def test_gpu_checkpoint_state_matches_cpu():
     np.testing.assert_allclose(b["forces"], a["forces"], rtol=1e-9, atol=1e-12)
     assert isinstance(b["forces"], np.ndarray)
     np.testing.assert_array_equal(gpu.forcefield.neighbors.reference_positions.shape, (32, 3))
+
+
+def _deck(tmp_path, name, backend, steps=20, out=None, integrator="langevin"):
+    from test_cli import DECK, write_argon
+
+    if not (tmp_path / "argon.extxyz").exists():
+        write_argon(tmp_path / "argon.extxyz", repeat=2)
+    text = DECK.format(steps=steps, integrator=integrator, out=tmp_path / (out or name), checkpoint_every=0,
+                       max_force=50.0).replace("cutoff = 8.0", "cutoff = 5.0")
+    text = text.replace("seed = 7", f"seed = 7\nbackend = \"{backend}\"")
+    path = tmp_path / f"{name}.toml"
+    path.write_text(text)
+    return path
+
+
+def _thermo(path):
+    rows = path.read_text().splitlines()
+    # The last column is the wall-clock throughput.
+    return rows[0], np.array([[float(v) for v in r.split(",")[:-1]] for r in rows[1:]])
+
+
+def test_cli_run_on_cuda_matches_cpu(tmp_path):
+    from echemmd.cli import main
+    from echemmd.io.h5md import read_h5md
+
+    assert main(["run", str(_deck(tmp_path, "cpu", "cpu"))]) == 0
+    assert main(["run", str(_deck(tmp_path, "gpu", "cpu")), "--backend", "cuda"]) == 0
+    head_c, rows_c = _thermo(tmp_path / "cpu" / "thermo.csv")
+    head_g, rows_g = _thermo(tmp_path / "gpu" / "thermo.csv")
+    assert head_c == head_g and rows_c.shape == rows_g.shape == (5, rows_c.shape[1])
+    np.testing.assert_allclose(rows_g, rows_c, rtol=1e-9, atol=1e-9)
+    tc, tg = read_h5md(tmp_path / "cpu" / "trajectory.h5md"), read_h5md(tmp_path / "gpu" / "trajectory.h5md")
+    np.testing.assert_allclose(tg["positions"], tc["positions"], atol=1e-8)
+    np.testing.assert_allclose(tg["forces"], tc["forces"], atol=1e-8)
+
+
+def test_cuda_restart_continues_exactly(tmp_path):
+    from echemmd.cli import main
+    from echemmd.io.checkpoint import load_checkpoint
+
+    assert main(["run", str(_deck(tmp_path, "a", "cuda"))]) == 0
+    split = _deck(tmp_path, "b", "cuda")
+    assert main(["run", str(split), "--steps", "10"]) == 0
+    assert main(["run", str(split), "--restart", str(tmp_path / "b" / "checkpoint.h5")]) == 0
+    a = load_checkpoint(tmp_path / "a" / "checkpoint.h5")
+    b = load_checkpoint(tmp_path / "b" / "checkpoint.h5")
+    assert a.step == b.step == 20
+    np.testing.assert_allclose(b.system.positions, a.system.positions, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(b.system.velocities, a.system.velocities, rtol=0, atol=1e-12)
+    # A CPU checkpoint resumes on the GPU too: the state is the same.
+    c = _deck(tmp_path, "c", "cpu")
+    assert main(["run", str(c), "--steps", "10"]) == 0
+    assert main(["run", str(c), "--restart", str(tmp_path / "c" / "checkpoint.h5"), "--backend", "cuda"]) == 0
+    np.testing.assert_allclose(load_checkpoint(tmp_path / "c" / "checkpoint.h5").system.positions,
+                               a.system.positions, rtol=0, atol=1e-8)

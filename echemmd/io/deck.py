@@ -464,7 +464,9 @@ KEYS: tuple[Key, ...] = (
     Key("md", "remove_com", "bool", True, description=(
         "Remove the centre-of-mass momentum of the mobile atoms from the initial velocities; "
         "the removed momentum is subtracted from the degrees of freedom.")),
-    Key("md", "backend", "str", "cpu", choices=("cpu",), description="Where the kernels run (`\"cuda\"` later)."),
+    Key("md", "backend", "str", "cpu", choices=("cpu", "cuda"),
+        description="Where the step runs: `\"cpu\"` (Numba threads) or `\"cuda\"` (the whole step on an NVIDIA GPU, "
+                    "the atoms' arrays resident there; needs the `cuda` extra)."),
     # [output]
     Key("output", "directory", "str", "out", description=(
         "Output directory, relative to the current working directory of the run; created when "
