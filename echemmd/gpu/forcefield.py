@@ -10,6 +10,7 @@ from numba import cuda
 from echemmd.errors import InputError
 from echemmd.forcefield import Contribution
 from echemmd.gpu.neighbors import DeviceNeighborList
+from echemmd.gpu.support import TIMER
 from echemmd.kernels.cuda import integrate
 from echemmd.kernels.cuda.pair import virial_matrix
 
@@ -116,15 +117,18 @@ class DeviceForceField:
     def compute(self, state, energy_virial: bool = True) -> DeviceResult:
         """Forces (and, if ``energy_virial``, energies and virial) at the state's positions."""
         if self.neighbors is not None:
-            self.neighbors.update(state)
+            with TIMER("neighbor list (check + builds)"):
+                self.neighbors.update(state)
         if self.charge_solver is not None:
-            self.charge_solver.solve(state, self.neighbors)
+            with TIMER("charge solve"):
+                self.charge_solver.solve(state, self.neighbors)
         forces = self._forces
         sums = {}
         skipped = False
         first = True
         for term in self.terms:
-            part_sums, part_forces = term.compute(state, self.neighbors, energy_virial)
+            with TIMER(f"term {term.name}"):
+                part_sums, part_forces = term.compute(state, self.neighbors, energy_virial)
             if part_sums is None:
                 skipped = True
             sums[term.name] = part_sums

@@ -75,3 +75,42 @@ def out_of_memory_as_error(what: str, n_atoms: int):
                                   f"free {free / 2**30:.2f} of {total / 2**30:.2f} GiB: use fewer atoms, a "
                                   "shorter cutoff or skin, or a larger GPU") from None
         raise
+
+
+class StageTimer:
+    """Wall time per named stage of a device step, for benchmarks (off by default: no synchronisation).
+
+    When enabled, each ``with timer("name"):`` block synchronises the device before and after, so
+    the time is the stage's own; the totals and call counts accumulate in :attr:`totals`.
+    """
+
+    def __init__(self, enabled: bool = False):
+        self.enabled = bool(enabled)
+        self.totals = {}
+        self.calls = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        if not self.enabled:
+            yield
+            return
+        import time
+
+        from numba import cuda
+
+        cuda.synchronize()
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            cuda.synchronize()
+            self.totals[name] = self.totals.get(name, 0.0) + time.perf_counter() - t0
+            self.calls[name] = self.calls.get(name, 0) + 1
+
+    def reset(self) -> None:
+        self.totals.clear()
+        self.calls.clear()
+
+
+#: The timer every device stage reports to (``TIMER.enabled = True`` in a benchmark).
+TIMER = StageTimer()

@@ -6,8 +6,12 @@ derivative, ``(f(x), f'(x), f''(x))`` (``tanh2``, ...; needed for the parameter
 gradient of force losses, ``kernels.network.network_parameter_gradient``); the
 ``2`` variants repeat the first-derivative arithmetic operation for operation,
 so their f and f' are bitwise equal to the plain ones. They are compiled here with
-``numba.njit(inline="always")`` for the CPU kernels and can be compiled with
-``numba.cuda.jit(device=True)`` for CUDA kernels (only ``math`` is used).
+``numba.njit(inline="always")`` for the CPU kernels and in
+``kernels.cuda.scalar`` as CUDA device functions (only ``math`` is used). The code
+dispatch ``activate(code, x)`` (and ``activate2``) and ``shifted_softplus`` call other
+activations, so they are built by factories on the compiled callees
+(``make_activate``, ``make_shifted_softplus``): each target compiles its own chain
+from the one source (DESIGN §10).
 
 The definitions follow n2p2's ``NeuralNetwork::propagateLayer`` exactly,
 including its overflow guards, so that a network read from n2p2 files gives
@@ -129,10 +133,22 @@ def softplus(x):
     return math.log(1.0 + e), 1.0 / (1.0 + 1.0 / e)
 
 
-def shifted_softplus(x):
-    """f = softplus(x) - ln 2 (zero at x = 0), f' = logistic(x)."""
-    f, d = softplus(x)
-    return f - LN2, d
+def make_shifted_softplus(softplus):
+    """Build ``shifted_softplus(x)`` on a given ``softplus`` (plain, CPU-compiled or device-compiled).
+
+    The callee is passed in so that each target (Python, ``njit``, CUDA) calls its own
+    compilation of the one ``softplus`` source (DESIGN §10).
+    """
+
+    def shifted_softplus(x):
+        """f = softplus(x) - ln 2 (zero at x = 0), f' = logistic(x)."""
+        f, d = softplus(x)
+        return f - LN2, d
+
+    return shifted_softplus
+
+
+shifted_softplus = make_shifted_softplus(softplus)
 
 
 def logistic(x):
@@ -266,9 +282,48 @@ def harmonic2(x):
     return x * x, 2.0 * x, 2.0
 
 
+def make_activate(linear, tanh, softplus, shifted_softplus, logistic, relu, gaussian, cos, revlogistic, exp,
+                  harmonic):
+    """Build the dispatch ``activate(code, x) -> (f, f')`` on compiled activations.
+
+    Returns a plain Python function; compile it with ``numba.njit(inline="always")`` for the
+    CPU (``activate`` below) or as a CUDA device function
+    (``kernels.cuda.scalar.activate``), passing that target's compilations of the
+    activations, so the dispatch and the scalar math exist once for both.
+    """
+
+    def activate(code, x):
+        """Value and derivative of activation ``code`` at ``x``."""
+        # The common hidden activation first: the chain is walked in this order.
+        if code == TANH:
+            return tanh(x)
+        if code == LINEAR:
+            return linear(x)
+        if code == SHIFTED_SOFTPLUS:
+            return shifted_softplus(x)
+        if code == SOFTPLUS:
+            return softplus(x)
+        if code == LOGISTIC:
+            return logistic(x)
+        if code == RELU:
+            return relu(x)
+        if code == GAUSSIAN:
+            return gaussian(x)
+        if code == COS:
+            return cos(x)
+        if code == REVLOGISTIC:
+            return revlogistic(x)
+        if code == EXP:
+            return exp(x)
+        return harmonic(x)
+
+    return activate
+
+
 _linear = njit(inline="always")(linear)
 _tanh = njit(inline="always")(tanh)
 _softplus = njit(inline="always")(softplus)
+_shifted_softplus = njit(inline="always")(make_shifted_softplus(_softplus))
 _logistic = njit(inline="always")(logistic)
 _relu = njit(inline="always")(relu)
 _gaussian = njit(inline="always")(gaussian)
@@ -277,37 +332,9 @@ _revlogistic = njit(inline="always")(revlogistic)
 _exp = njit(inline="always")(exp)
 _harmonic = njit(inline="always")(harmonic)
 
-
-@njit(inline="always")
-def _shifted_softplus(x):
-    f, d = _softplus(x)
-    return f - LN2, d
-
-
-@njit(inline="always")
-def activate(code, x):
-    """Value and derivative of activation ``code`` at ``x`` (CPU dispatch)."""
-    if code == TANH:
-        return _tanh(x)
-    if code == LINEAR:
-        return _linear(x)
-    if code == SHIFTED_SOFTPLUS:
-        return _shifted_softplus(x)
-    if code == SOFTPLUS:
-        return _softplus(x)
-    if code == LOGISTIC:
-        return _logistic(x)
-    if code == RELU:
-        return _relu(x)
-    if code == GAUSSIAN:
-        return _gaussian(x)
-    if code == COS:
-        return _cos(x)
-    if code == REVLOGISTIC:
-        return _revlogistic(x)
-    if code == EXP:
-        return _exp(x)
-    return _harmonic(x)
+#: Value and derivative of activation ``code`` at ``x`` (CPU dispatch, inlined into the kernels).
+activate = njit(inline="always")(make_activate(_linear, _tanh, _softplus, _shifted_softplus, _logistic, _relu,
+                                               _gaussian, _cos, _revlogistic, _exp, _harmonic))
 
 
 @njit(cache=True)
@@ -345,33 +372,10 @@ _exp2 = njit(inline="always")(exp2)
 _harmonic2 = njit(inline="always")(harmonic2)
 
 
-@njit(inline="always")
-def activate2(code, x):
-    """Value, first and second derivative of activation ``code`` at ``x`` (CPU dispatch).
-
-    f and f' are bitwise equal to ``activate(code, x)``.
-    """
-    if code == TANH:
-        return _tanh2(x)
-    if code == LINEAR:
-        return _linear2(x)
-    if code == SHIFTED_SOFTPLUS:
-        return _shifted_softplus2(x)
-    if code == SOFTPLUS:
-        return _softplus2(x)
-    if code == LOGISTIC:
-        return _logistic2(x)
-    if code == RELU:
-        return _relu2(x)
-    if code == GAUSSIAN:
-        return _gaussian2(x)
-    if code == COS:
-        return _cos2(x)
-    if code == REVLOGISTIC:
-        return _revlogistic2(x)
-    if code == EXP:
-        return _exp2(x)
-    return _harmonic2(x)
+#: Value, first and second derivative of activation ``code`` at ``x`` (CPU dispatch); f and f' are
+#: bitwise equal to ``activate(code, x)``. The same factory as ``activate``, on the ``2`` variants.
+activate2 = njit(inline="always")(make_activate(_linear2, _tanh2, _softplus2, _shifted_softplus2, _logistic2, _relu2,
+                                                _gaussian2, _cos2, _revlogistic2, _exp2, _harmonic2))
 
 
 @njit(cache=True)

@@ -1,0 +1,95 @@
+"""The machine-learning potential on the CUDA backend against the CPU: one evaluation, mixed precision,
+and MD of a hybrid model (network + Ewald of Gaussian charges with the switch + QEq) from one state."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("numba.cuda")
+
+from ase import Atoms  # noqa: E402
+from ase.build import molecule  # noqa: E402
+
+from echemmd import System  # noqa: E402
+from echemmd.forcefield import ForceField  # noqa: E402
+from echemmd.gpu.forcefield import DeviceForceField  # noqa: E402
+from echemmd.gpu.simulation import CudaSimulation  # noqa: E402
+from echemmd.gpu.state import DeviceState  # noqa: E402
+from echemmd.gpu.terms import DeviceNetworkPotential  # noqa: E402
+from echemmd.integrators import LangevinBAOAB, maxwell_boltzmann  # noqa: E402
+from echemmd.mlpotential import NeuralNetworkPotential, long_range_forcefield, random_model  # noqa: E402
+from echemmd.neighbors import NeighborList  # noqa: E402
+from echemmd.simulation import Simulation  # noqa: E402
+
+MODEL = random_model(["H", "O"], r_c=3.6, hidden=(8, 8), seed=4, charge_model="qeq", switch=(0.5, 3.0),
+                     n_radial=3, n_angular=2)
+
+
+def _water(seed=0):
+    """Four water molecules in a 6.4 Å box, rattled."""
+    rng = np.random.default_rng(seed)
+    atoms = Atoms(cell=np.eye(3) * 6.4, pbc=True)
+    for k, corner in enumerate([(0, 0, 0), (1, 1, 0), (1, 0, 1), (0, 1, 1)]):
+        w = molecule("H2O")
+        w.rotate(90 * k, "z")
+        w.translate(np.array(corner) * 3.2 + 1.3)
+        atoms += w
+    atoms.positions += rng.normal(scale=0.05, size=atoms.positions.shape)
+    system = System.from_atoms(atoms)
+    maxwell_boltzmann(system, 300.0, rng=np.random.default_rng(seed))
+    return system
+
+
+def _forcefield(system, with_charges=True):
+    nnp = NeuralNetworkPotential(MODEL.short_range)
+    if not with_charges:
+        return ForceField([nnp], NeighborList(nnp.cutoff, 0.5))
+    lr = long_range_forcefield(MODEL, system, accuracy=1e-5, tolerance=1e-10)
+    ewald = lr.terms[0]
+    return ForceField([nnp, ewald], NeighborList(max(nnp.cutoff, ewald.cutoff), 0.5), charge_solver=lr.charge_solver)
+
+
+def test_network_term_equals_cpu():
+    system = _water()
+    ff = _forcefield(system, with_charges=False)
+    ref = ff.compute(system)
+    state = DeviceState(system)
+    dff = DeviceForceField(ff, state)
+    got = dff.compute(state).to_host()
+    assert got.energy == pytest.approx(ref.energy, rel=1e-12)
+    np.testing.assert_allclose(got.forces, ref.forces, rtol=0, atol=1e-12 * np.abs(ref.forces).max())
+    np.testing.assert_allclose(got.virial, 0.5 * (ref.virial + ref.virial.T), rtol=0,
+                               atol=1e-12 * np.abs(ref.virial).max())
+    assert np.abs(ref.forces).max() > 1e-2
+
+
+def test_mixed_precision_error_is_measured_and_small():
+    """Float32 networks (float64 descriptors and sums): energy and force errors against float64."""
+    system = _water(1)
+    ff = _forcefield(system, with_charges=False)
+    state = DeviceState(system)
+    dff = DeviceForceField(ff, state)
+    ref = dff.compute(state).to_host()
+    dff.terms[0] = DeviceNetworkPotential(ff.terms[0], system, precision="mixed")
+    got = dff.compute(state).to_host()
+    e_err = abs(got.energy - ref.energy) / system.n_atoms
+    f_err = np.abs(got.forces - ref.forces).max()
+    print(f"mixed precision: |dE|/atom = {e_err:.2e} eV, max |dF| = {f_err:.2e} eV/Å "
+          f"(max |F| = {np.abs(ref.forces).max():.2f} eV/Å)")
+    assert 0.0 < e_err < 1e-5
+    assert 0.0 < f_err < 1e-5 * max(1.0, np.abs(ref.forces).max())
+
+
+def test_hybrid_qeq_md_follows_cpu():
+    """Network + switched Ewald of Gaussian charges + QEq: the GPU run follows the CPU run."""
+    cpu = Simulation(_water(), _forcefield(_water()), LangevinBAOAB(dt=0.5, temperature=300.0, friction=0.01, seed=2))
+    gpu = CudaSimulation(_water(), _forcefield(_water()),
+                         LangevinBAOAB(dt=0.5, temperature=300.0, friction=0.01, seed=2))
+    for _ in range(2):
+        r_cpu = cpu.run(4)
+        r_gpu = gpu.run(4)
+        np.testing.assert_allclose(gpu.system.positions, cpu.system.positions, rtol=0, atol=1e-8)
+        np.testing.assert_allclose(gpu.system.charges, cpu.system.charges, rtol=0, atol=1e-8)
+        for name, value in r_cpu.terms.items():
+            assert r_gpu.terms[name] == pytest.approx(value, rel=1e-9, abs=1e-10), name
+        np.testing.assert_allclose(r_gpu.forces, r_cpu.forces, rtol=0, atol=1e-8)
+    assert np.abs(gpu.system.charges).max() > 0.01
