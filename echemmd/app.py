@@ -325,13 +325,18 @@ def build_simulation(deck, restart=None, stream=None, progress_stream=None):
     lim = deck["limits"]
     limits = Limits(max_force=lim["max_force"], min_distance=lim["min_distance"] or 0.0,
                     check_every=lim["check_every"] or 1)
+    kwargs = {}
     cls = Simulation
     if deck["md"]["backend"] == "cuda":
         from echemmd.gpu.simulation import CudaSimulation
 
         cls = CudaSimulation
+        kwargs["precision"] = deck["md"]["precision"]
+    elif deck["md"]["precision"] != "float64":
+        raise InputError(f"{deck.source}: md.precision = \"{deck['md']['precision']}\" needs md.backend = \"cuda\" "
+                         "(the CPU backend runs in float64)")
     return cls(system, forcefield, integrator, observers=observers, checkpointer=checkpointer,
-               limits=limits, step=step, time=time, restarted=restart is not None)
+               limits=limits, step=step, time=time, restarted=restart is not None, **kwargs)
 
 
 def _check_restart_matches(deck, system, restart):

@@ -121,3 +121,39 @@ def test_cuda_restart_continues_exactly(tmp_path):
     assert main(["run", str(c), "--restart", str(tmp_path / "c" / "checkpoint.h5"), "--backend", "cuda"]) == 0
     np.testing.assert_allclose(load_checkpoint(tmp_path / "c" / "checkpoint.h5").system.positions,
                                a.system.positions, rtol=0, atol=1e-8)
+
+
+def test_term_without_cuda_kernels_is_a_clear_error():
+    from echemmd.charges import FieldOnly
+    from echemmd.errors import InputError
+
+    ff = _forcefield()
+    ff.terms.append(FieldOnly((0.0, 0.0, 0.01)))
+    sim = CudaSimulation(_argon(), ff, VelocityVerlet(dt=5.0))
+    with pytest.raises(InputError, match=r"'field' \(FieldOnly\) has no CUDA implementation.*PairPotential"):
+        sim.run(1)
+
+
+def test_mixed_precision_needs_the_cuda_backend(tmp_path):
+    from echemmd.cli import EXIT_INPUT, main
+
+    deck = _deck(tmp_path, "m", "cpu")
+    assert main(["run", str(deck), "--set", "md.precision=mixed"]) == EXIT_INPUT
+
+
+def test_missing_numba_cuda_is_a_clear_error(monkeypatch):
+    import builtins
+
+    from echemmd.errors import InputError
+    from echemmd.gpu.support import require_cuda
+
+    real_import = builtins.__import__
+
+    def no_cuda(name, globals=None, locals=None, fromlist=(), level=0):
+        if name == "numba" and fromlist and "cuda" in fromlist:
+            raise ImportError("No module named 'numba.cuda'")
+        return real_import(name, globals, locals, fromlist, level)
+
+    monkeypatch.setattr(builtins, "__import__", no_cuda)
+    with pytest.raises(InputError, match=r"pip install -e \"\.\[cuda\]\""):
+        require_cuda()

@@ -53,7 +53,7 @@ class DeviceResult:
         return Contribution(energy, self.forces.copy_to_host(), virial, terms, extra, forces_only=self.forces_only)
 
 
-def device_term(term, system, ewald=None):
+def device_term(term, system, ewald=None, precision="float64"):
     """The device twin of a CPU energy term; InputError naming the term when there is none yet."""
     from echemmd.gpu import terms as device_terms
     from echemmd.potentials import PairPotential
@@ -63,6 +63,8 @@ def device_term(term, system, ewald=None):
     builders = getattr(device_terms, "BUILDERS", {})
     for cls_name, builder in builders.items():
         if type(term).__name__ == cls_name:
+            if cls_name == "NeuralNetworkPotential":
+                return builder(term, system, ewald, precision=precision)
             return builder(term, system, ewald)
     supported = ["PairPotential"] + list(builders)
     raise InputError(f"backend = \"cuda\": the energy term {term.name!r} ({type(term).__name__}) has no CUDA "
@@ -79,9 +81,11 @@ class DeviceForceField:
         A neighbour list it has already built (a restart) is rebuilt on the device at the same
         reference positions, so the rows, and the trajectory, continue exactly.
     state : echemmd.gpu.state.DeviceState
+    precision : {"float64", "mixed"}
+        Arithmetic of the atomic networks.
     """
 
-    def __init__(self, forcefield, state):
+    def __init__(self, forcefield, state, precision="float64"):
         system = state.system
         self.cpu = forcefield
         self.terms = []
@@ -89,7 +93,7 @@ class DeviceForceField:
         ewald = None
         ordered = sorted(forcefield.terms, key=lambda t: type(t).__name__ == "ChargeSolver")  # Ewald before solver
         for term in ordered:
-            dev = device_term(term, system, ewald)
+            dev = device_term(term, system, ewald, precision)
             if type(term).__name__ == "Ewald":
                 ewald = dev
             if term is forcefield.charge_solver:

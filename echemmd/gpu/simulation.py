@@ -20,11 +20,18 @@ class CudaSimulation(Simulation):
     the device; ``system`` and ``result`` (host) are brought up to date before any observer reads
     them, on an emergency stop and at the end of :meth:`run`. In between, :attr:`device_result`
     is the last evaluation on the device.
+
+    Parameters
+    ----------
+    precision : {"float64", "mixed"}
+        Arithmetic of the atomic networks (see ``echemmd.gpu.terms.DeviceNetworkPotential``);
+        other parameters as :class:`echemmd.simulation.Simulation`.
     """
 
     def __init__(self, system, forcefield, integrator, observers=(), checkpointer=None, limits=None, step=0,
-                 time=0.0, restarted=False):
+                 time=0.0, restarted=False, precision="float64"):
         require_cuda()
+        self.precision = precision
         super().__init__(system, forcefield, integrator, observers=observers, checkpointer=checkpointer,
                          limits=limits, step=step, time=time, restarted=restarted)
         self.state = None
@@ -38,7 +45,7 @@ class CudaSimulation(Simulation):
             return
         with out_of_memory_as_error("setting up the GPU run", self.system.n_atoms):
             self.state = DeviceState(self.system)
-            self.forcefield = DeviceForceField(self.forcefield, self.state)
+            self.forcefield = DeviceForceField(self.forcefield, self.state, precision=self.precision)
             self.device_result = self.forcefield.compute(self.state)
             self._check_buffer = cuda.device_array(self.system.n_atoms, dtype=np.float64)
         self.state.pull(self.system)  # the solved charges
