@@ -41,7 +41,9 @@ def test_erfc_matches_scipy_to_a_few_ulp():
 def test_gauss_is_exp_of_minus_x_squared():
     x = _grid()
     got = _evaluate(x)
-    np.testing.assert_array_equal(got[:, 1], np.exp(-x * x))
+    # libm's exp (math.exp), the function the kernel calls: numpy's own SIMD exp (AVX-512 builds)
+    # differs from libm by 1 ulp on some inputs, so it is no oracle for bit equality.
+    np.testing.assert_array_equal(got[:, 1], np.array([math.exp(-v * v) for v in x]))
 
 
 def test_erfc_is_continuous_at_the_interval_breaks():
