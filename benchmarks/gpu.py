@@ -48,26 +48,28 @@ from benchmarks_common import machine  # noqa: E402
 
 DECK = ROOT / "inputs" / "flagship.toml"
 CELL = ROOT / "inputs" / "flagship" / "cell.extxyz"
-REPEATS = {926: (2, 1), 9260: (5, 4), 97230: (15, 14)}
+#: Repeats of the 463-atom cell in the surface plane: 926, 9 260 and 97 230 atoms.
+REPEATS = ((2, 1), (5, 4), (15, 14))
 
 
-def flagship_structure(repeat, directory):
+def flagship_structure(repeat, directory, cell=CELL):
     """The flagship cell repeated in the surface plane, written as extxyz; returns its path and atom count."""
     from ase.io import read, write
 
-    atoms = read(CELL).repeat((repeat[0], repeat[1], 1))
+    atoms = read(cell).repeat((repeat[0], repeat[1], 1))
     path = Path(directory) / f"flagship_{repeat[0]}x{repeat[1]}.extxyz"
     write(path, atoms, format="extxyz")
     return path, len(atoms)
 
 
-def build(structure, backend, directory, precision):
+def build(structure, backend, directory, precision, limits=True):
     from echemmd.app import build_simulation
     from echemmd.io.deck import load_deck
 
-    deck = load_deck(DECK, overrides={
+    extra = {} if limits else {"limits.max_force": 1e30, "limits.min_distance": 0.0}
+    deck = load_deck(DECK, overrides={**extra,
         "system.structure": str(structure), "md.backend": backend, "output.directory": str(directory),
-        "output.thermo_every": 0, "output.trajectory_every": 0, "output.checkpoint_every": 0,
+        "output.thermo_every": 10**9, "output.trajectory_every": 10**9, "output.checkpoint_every": 10**9,
         "output.progress": False, "md.steps": 10**9, "md.precision": precision})
     sim = build_simulation(deck, stream=open("/dev/null", "w"), progress_stream=open("/dev/null", "w"))
     sim.observers = []  # no outputs at all: the step alone
@@ -187,8 +189,11 @@ def profile(sim, steps):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="926 atoms only, few steps")
-    parser.add_argument("--sizes", type=int, nargs="*", help=f"atom counts among {sorted(REPEATS)}")
+    parser.add_argument("--quick", action="store_true", help="926 atoms only, 5 steps")
+    parser.add_argument("--repeats", nargs="*", metavar="AxB", help="repeats of the cell in the surface plane "
+                        "(default 2x1 5x4 15x14)")
+    parser.add_argument("--cell", default=str(CELL), help="the structure to repeat (default: the flagship cell; "
+                        "another one checks the script on a small system, e.g. in the CUDA simulator)")
     parser.add_argument("--steps", type=int, default=50, help="timed GPU steps per size")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--no-cpu", action="store_true", help="skip the CPU backend")
@@ -203,20 +208,22 @@ def main(argv=None):
     require_cuda("benchmarks/gpu.py")
     import numba
 
-    sizes = args.sizes or ([926] if args.quick else sorted(REPEATS))
+    repeats = ([tuple(int(v) for v in r.split("x")) for r in args.repeats] if args.repeats
+               else [REPEATS[0]] if args.quick else list(REPEATS))
     steps = 5 if args.quick else args.steps
     result = {"benchmark": "gpu", "device": device_name(), "machine": machine(), "precision": args.precision,
-              "deck": str(DECK.relative_to(ROOT)), "sizes": []}
+              "deck": str(DECK.relative_to(ROOT)), "cell": str(args.cell), "sizes": []}
     try:
         result["device_peaks"] = device_peaks()
     except Exception as exc:  # noqa: BLE001 - the simulator has no attributes
         result["device_peaks"] = {"error": str(exc)}
     with tempfile.TemporaryDirectory() as tmp:
-        for n_target in sizes:
-            structure, n = flagship_structure(REPEATS[n_target], tmp)
-            row = {"atoms": n, "repeat": REPEATS[n_target]}
+        for repeat in repeats:
+            structure, n = flagship_structure(repeat, tmp, args.cell)
+            row = {"atoms": n, "repeat": repeat}
             print(f"{n} atoms: GPU ...", flush=True)
-            sim = build(structure, "cuda", Path(tmp) / "gpu", args.precision)
+            flagship = Path(args.cell).resolve() == CELL.resolve()
+            sim = build(structure, "cuda", Path(tmp) / "gpu", args.precision, limits=flagship)
             t0 = time.perf_counter()
             sim.initialize()
             row["gpu_setup_s"] = time.perf_counter() - t0
@@ -237,7 +244,7 @@ def main(argv=None):
                 numba.set_num_threads(min(args.cpu_threads, numba.config.NUMBA_NUM_THREADS))
                 cpu_steps = max(2, args.cpu_steps if n < 50000 else args.cpu_steps // 5)
                 print(f"  CPU ({numba.get_num_threads()} threads) ...", flush=True)
-                sim = build(structure, "cpu", Path(tmp) / "cpu", "float64")
+                sim = build(structure, "cpu", Path(tmp) / "cpu", "float64", limits=flagship)
                 t_cpu = timed_steps(sim, 2, cpu_steps)
                 row["cpu_threads"] = numba.get_num_threads()
                 row["cpu_seconds_per_step"] = t_cpu
