@@ -138,13 +138,14 @@ def floors(stage_times, counts, peaks):
     k = counts.get("kvectors", 0)
     nv = counts.get("variable_atoms", 0)
     it = counts.get("cg_iterations", 0)
-    nf = counts.get("functions", 0)
+    nf = counts.get("network_layers", [0])[0]  # functions of one atom (its network's inputs)
+    n_columns = counts.get("functions", 0)  # columns of the descriptor matrix (all elements)
     macs = counts.get("network_macs_per_atom", 0)
     ent = p / max(n, 1)
     est = {
         # list entries read (j, shift: 16 B) and positions; ~10 flops per entry per radial function and
         # ~20 per angular pair and function (a third of the functions angular, pairs ~ ent^2 / 2 / 4 in range).
-        "term nnp": (p * 16 * 3 + n * nf * 8 * 3 + n * 24,
+        "term nnp": (p * 16 * 3 + n * n_columns * 8 * 3 + n * 24,
                      p * 10 * (2 * nf / 3) + n * (ent ** 2 / 8) * 20 * (nf / 3) + 4 * n * macs),
         # full list once (16 B per entry), q and sigma of the partner; ~60 flops per pair;
         # structure factors and reciprocal potential/forces: 2 N K phases of ~40 flops.
