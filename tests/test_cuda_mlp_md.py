@@ -82,9 +82,12 @@ def test_mixed_precision_error_is_measured_and_small():
 def test_hybrid_md_follows_cpu():
     """Network + switched Ewald of Gaussian charges (the hybrid energy of DESIGN §5): the GPU run follows
     the CPU run. (QEq and constant-potential solves on the device: tests/test_cuda_electrostatics_md.py.)"""
-    cpu = Simulation(_water(), _forcefield(_water()), LangevinBAOAB(dt=0.5, temperature=300.0, friction=0.01, seed=2))
-    gpu = CudaSimulation(_water(), _forcefield(_water()),
-                         LangevinBAOAB(dt=0.5, temperature=300.0, friction=0.01, seed=2))
+    # long_range_forcefield writes the fixed charges into the system it is given: build each
+    # force field on the system it will run.
+    s_cpu, s_gpu = _water(), _water()
+    cpu = Simulation(s_cpu, _forcefield(s_cpu), LangevinBAOAB(dt=0.5, temperature=300.0, friction=0.01, seed=2))
+    gpu = CudaSimulation(s_gpu, _forcefield(s_gpu), LangevinBAOAB(dt=0.5, temperature=300.0, friction=0.01, seed=2))
+    assert np.abs(s_gpu.charges).max() > 0.1
     for _ in range(2):
         r_cpu = cpu.run(4)
         r_gpu = gpu.run(4)
