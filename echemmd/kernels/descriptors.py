@@ -97,7 +97,430 @@ def power(x, zeta, izeta):
     return result
 
 
+# ---------------------------------------------------------------------------- shared scalar math
+# Written once as plain Python and compiled twice: with njit(inline="always") below for the CPU
+# kernels, and as CUDA device functions in kernels.cuda.scalar for kernels.cuda.descriptors. A
+# function that calls another compiled function is built by a factory on the compiled callee.
+#
+# Both backends index their scratch the same way, so these functions take arrays and indices:
+# a neighbour's row s of the per-neighbour arrays (``R[s, part]``, ``gacc[s, :]``; the scratch
+# index on the CPU, the list slot on the GPU) and a column f of the cutoff values
+# ``fc[cutoff, f]`` (the neighbour on the CPU, which keeps every neighbour's values; the atom on
+# the GPU, which keeps those of the entry it is gathering).
+
+
+def radial_part(r, eta, r_s, fc, dfc):
+    """exp(-eta (r - r_s)^2) f_c(r) and its r-derivative, from f_c(r) and df_c/dr.
+
+    The radial factor of every function type: of a radial function, of each neighbour of an
+    angular function, and of the r_jk side of a narrow one.
+
+    Returns
+    -------
+    R, dR : float
+        The factor and d/dr of it, 1/Å.
+    """
+    x = r - r_s
+    e = math.exp(-eta * x * x)
+    return e * fc, e * (dfc - 2.0 * eta * x * fc)
+
+
+def make_cutoffs_at(cutoff_fdf_fn):
+    """Build ``cutoffs_at`` on a compiled ``cutoff_fdf`` (CPU or CUDA device function)."""
+
+    def cutoffs_at(f, r, cut_kind, cut_par, fc, dfc):
+        """f_c(r) and df_c/dr of every distinct cutoff into column f of ``fc`` and ``dfc`` (C, ...)."""
+        for c in range(cut_kind.shape[0]):
+            fc[c, f], dfc[c, f] = cutoff_fdf_fn(cut_kind[c], r, cut_par[c, 0], cut_par[c, 1])
+
+    return cutoffs_at
+
+
+def make_radial_part_at(radial_part_fn):
+    """Build ``radial_part_at`` on a compiled :func:`radial_part`."""
+
+    def radial_part_at(r, q, f, rp_cut, rp_par, cut_par, fc, dfc):
+        """(R, dR) of angular radial part q at distance r, (0, 0) at and beyond its cutoff.
+
+        ``fc[:, f]`` and ``dfc[:, f]`` hold the cutoff values at r.
+        """
+        c = rp_cut[q]
+        if r >= cut_par[c, 0]:
+            return 0.0, 0.0
+        return radial_part_fn(r, rp_par[q, 0], rp_par[q, 1], fc[c, f], dfc[c, f])
+
+    return radial_part_at
+
+
+def make_radial_values(radial_part_fn):
+    """Build ``radial_values`` on a compiled :func:`radial_part`."""
+
+    def radial_values(out, i, key, r, f, rad_first, rad_int, rad_par, cut_par, fc, dfc):
+        """Add a neighbour at distance r to the radial functions ``key`` (centre, element) in row i of ``out``.
+
+        ``fc[:, f]`` and ``dfc[:, f]`` hold the cutoff values at r; the derivative goes unused
+        and is compiled away.
+        """
+        for q in range(rad_first[key], rad_first[key + 1]):
+            cc = rad_int[q, 1]
+            if r >= cut_par[cc, 0]:
+                continue
+            out[i, rad_int[q, 0]] += radial_part_fn(r, rad_par[q, 0], rad_par[q, 1], fc[cc, f], dfc[cc, f])[0]
+
+    return radial_values
+
+
+def radial_gradient(dEdG, i, key, r, f, rad_first, rad_int, rad_par, cut_par, fc, dfc):
+    """dE_i/dr of a neighbour at distance r through the radial functions ``key`` (centre, element).
+
+    The sum of dEdG[i, mu] dG_mu/dr over the functions, those of zero weight skipped. Written out
+    rather than as ``w * radial_part(...)[1]``: ``w * e * (...)`` rounds as the force pass does.
+    """
+    acc = 0.0
+    for q in range(rad_first[key], rad_first[key + 1]):
+        cc = rad_int[q, 1]
+        if r >= cut_par[cc, 0]:
+            continue
+        w = dEdG[i, rad_int[q, 0]]
+        if w == 0.0:
+            continue
+        eta = rad_par[q, 0]
+        x = r - rad_par[q, 1]
+        acc += w * math.exp(-eta * x * x) * (dfc[cc, f] - 2.0 * eta * x * fc[cc, f])
+    return acc
+
+
+#: (r_jk, r_k - r_j) of a neighbour pair before a narrow group needed it (r_jk < 0: not computed).
+NO_JK = (-1.0, 0.0, 0.0, 0.0)
+
+
+def jk_vector(aj0, aj1, aj2, bk0, bk1, bk2):
+    """(r_jk, r_k - r_j) of the neighbours at r_ij = a and r_ik = b."""
+    c0 = bk0 - aj0
+    c1 = bk1 - aj1
+    c2 = bk2 - aj2
+    return math.sqrt(c0 * c0 + c1 * c1 + c2 * c2), c0, c1, c2
+
+
+def make_narrow_factor(cutoff_fdf_fn, radial_part_fn):
+    """Build ``narrow_factor`` on a compiled ``cutoff_fdf`` and :func:`radial_part`."""
+
+    def narrow_factor(rjk, q, rp_cut, rp_par, cut_kind, cut_par):
+        """The r_jk factor of a narrow (type 3) group with radial part q: (inside, R3, dR3/dr_jk).
+
+        ``inside`` is False at and beyond the part's cutoff, where the group's term vanishes (and
+        is skipped). The cutoff is evaluated here: r_jk is no list distance with table values.
+        """
+        # Every table read comes first: see "CPU kernels" below.
+        c = rp_cut[q]
+        kind = cut_kind[c]
+        r_c = cut_par[c, 0]
+        alpha = cut_par[c, 1]
+        eta = rp_par[q, 0]
+        r_s = rp_par[q, 1]
+        if rjk >= r_c:
+            return False, 0.0, 0.0
+        f3, df3 = cutoff_fdf_fn(kind, rjk, r_c, alpha)
+        R3, dR3 = radial_part_fn(rjk, eta, r_s, f3, df3)
+        return True, R3, dR3
+
+    return narrow_factor
+
+
+def make_group_radial(jk_vector_fn, narrow_factor_fn):
+    """Build ``group_radial`` on compiled :func:`jk_vector` and ``narrow_factor``."""
+
+    def group_radial(g, rp0, sj, sk, R, aj0, aj1, aj2, bk0, bk1, bk2, jk, grp_int, rp_cut, rp_par, cut_kind,
+                     cut_par):
+        """The radial factors of angular group g for the neighbour pair (j, k).
+
+        Parameters
+        ----------
+        g, rp0 : int
+            Group, and the first angular radial part of the central species (column 0 of ``R``).
+        sj, sk : int
+            Rows of j and k in ``R``.
+        R : float64 (.., parts)
+            exp(-eta (r - r_s)^2) f_c(r) of every neighbour and angular radial part.
+        aj0, aj1, aj2, bk0, bk1, bk2 : float
+            r_ij and r_ik.
+        jk : tuple
+            (r_jk, r_k - r_j) if a narrow group of the pair computed them, else ``NO_JK``.
+
+        Returns
+        -------
+        row : int
+            The group's column of ``R``, or -1 where its term vanishes (a zero radial factor, or
+            r_jk at or beyond a narrow group's cutoff): skip the group.
+        Ra, Rb, R3, dR3 : float
+            R of j and of k, the r_jk factor and its r_jk-derivative (1 and 0 for a wide group).
+        narrow : bool
+            Whether the group is narrow (type 3).
+        jk : tuple
+            (r_jk, r_k - r_j), computed on first use: a pair of wide groups only needs no sqrt.
+        """
+        q = grp_int[g, 1]
+        row = q - rp0
+        Ra = R[sj, row]
+        Rb = R[sk, row]
+        narrow = grp_int[g, 0] == 3
+        R3 = 1.0
+        dR3 = 0.0
+        if Ra == 0.0 or Rb == 0.0:
+            return -1, Ra, Rb, R3, dR3, narrow, jk
+        if narrow:
+            if jk[0] < 0.0:
+                jk = jk_vector_fn(aj0, aj1, aj2, bk0, bk1, bk2)
+            inside, R3, dR3 = narrow_factor_fn(jk[0], q, rp_cut, rp_par, cut_kind, cut_par)
+            if not inside:
+                row = -1
+        return row, Ra, Rb, R3, dR3, narrow, jk
+
+    return group_radial
+
+
+def make_angular_power(power_fn):
+    """Build ``angular_power`` on a compiled :func:`power`."""
+
+    def angular_power(cos_t, lam, zeta, izeta):
+        """(P, P^zeta) with P = 1 + lambda cos t; P^zeta is not computed (0) where P <= 0, whose terms are skipped."""
+        plam = 1.0 + lam * cos_t
+        if plam <= 0.0:
+            return plam, 0.0
+        return plam, power_fn(plam, zeta, izeta)
+
+    return angular_power
+
+
+def make_derivative_power(power_fn):
+    """Build ``derivative_power`` on a compiled :func:`power`."""
+
+    def derivative_power(cos_t, m, fn_par, fn_int):
+        """(lambda, zeta, P, P^(zeta - 1)) of angular function m, P = 1 + lambda cos t, for the derivative passes.
+
+        d P^zeta / d cos t = zeta lambda P^(zeta - 1) and P^zeta = P^(zeta - 1) P: one power for
+        both (integer exponent ``izeta - 1`` where zeta is a positive integer, else pow()). Where
+        P <= 0 the term is skipped: zeta and the power are neither read nor computed (0).
+        """
+        lam = fn_par[m, 0]
+        plam = 1.0 + lam * cos_t
+        if plam <= 0.0:
+            return lam, 0.0, plam, 0.0
+        zeta = fn_par[m, 1]
+        iz = fn_int[m, 1]
+        return lam, zeta, plam, power_fn(plam, zeta - 1.0, iz - 1 if iz > 0 else -1)
+
+    return derivative_power
+
+
+def make_pair_sums(group_radial_fn, derivative_power_fn):
+    """Build ``pair_sums`` on compiled ``group_radial`` and ``derivative_power``."""
+
+    def pair_sums(i, g0, g1, rp0, sj, sk, cos_t, aj0, aj1, aj2, bk0, bk1, bk2, R, dR, dEdG, grp_int, grp_first,
+                  fn_int, fn_par, rp_cut, rp_par, cut_kind, cut_par):
+        """The angular groups g0 .. g1 of the neighbour pair (j, k), contracted with dE/dG of atom i.
+
+        Arguments as for ``group_radial``, with ``dR`` the r-derivative of ``R`` and ``cos_t``
+        cos t_ijk.
+
+        Returns
+        -------
+        s_cos, s_a, s_b, s_c : float
+            dE/dcos t, and dE/dr of r_ij, r_ik and r_jk, each times the other radial factors.
+        jk : tuple
+            (r_jk, r_k - r_j), or ``NO_JK`` where no narrow group needed them.
+        """
+        jk = NO_JK
+        s_cos = 0.0
+        s_a = 0.0
+        s_b = 0.0
+        s_c = 0.0
+        for g in range(g0, g1):
+            row, Ra, Rb, R3, dR3, narrow, jk = group_radial_fn(g, rp0, sj, sk, R, aj0, aj1, aj2, bk0, bk1, bk2, jk,
+                                                               grp_int, rp_cut, rp_par, cut_kind, cut_par)
+            if row < 0:
+                continue
+            # A = sum_m w N zeta lambda P^(zeta-1), B = sum_m w N P^zeta.
+            A = 0.0
+            B = 0.0
+            for m in range(grp_first[g], grp_first[g + 1]):
+                w = dEdG[i, fn_int[m, 0]]
+                if w == 0.0:
+                    continue
+                lam, zeta, plam, pz1 = derivative_power_fn(cos_t, m, fn_par, fn_int)
+                if plam <= 0.0:
+                    continue
+                wn = w * fn_par[m, 2]
+                A += wn * zeta * lam * pz1
+                B += wn * pz1 * plam
+            if A == 0.0 and B == 0.0:
+                continue
+            RR = Ra * Rb * R3
+            s_cos += A * RR
+            s_a += B * dR[sj, row] * Rb * R3
+            s_b += B * Ra * dR[sk, row] * R3
+            if narrow:
+                s_c += B * Ra * Rb * dR3
+        return s_cos, s_a, s_b, s_c, jk
+
+    return pair_sums
+
+
+def make_pair_force(pair_sums_fn):
+    """Build ``pair_force`` on a compiled ``pair_sums``."""
+
+    def pair_force(i, g0, g1, rp0, sj, sk, aj0, aj1, aj2, inv_j, bk0, bk1, bk2, inv_k, R, dR, dEdG, grp_int,
+                   grp_first, fn_int, fn_par, rp_cut, rp_par, cut_kind, cut_par, gj, gacc):
+        """The angular terms of the neighbour pair (j, k) in the entry gradients of j and k.
+
+        Parameters
+        ----------
+        inv_j, inv_k : float
+            1/r_ij and 1/r_ik.
+        gj : tuple
+            j's share so far: (dE/d|r_ij|, dE/dr_ij (3) from angles and r_jk).
+        gacc : float64 (.., 4)
+            The same for every neighbour; k's row sk is updated in place.
+        Others :
+            As for ``pair_sums``.
+
+        Returns
+        -------
+        gj : tuple
+            j's share with this pair's terms (unchanged where they all vanish).
+        """
+        inv_ab = inv_j * inv_k
+        cos_t = (aj0 * bk0 + aj1 * bk1 + aj2 * bk2) * inv_ab
+        s_cos, s_a, s_b, s_c, jk = pair_sums_fn(i, g0, g1, rp0, sj, sk, cos_t, aj0, aj1, aj2, bk0, bk1, bk2, R, dR,
+                                                dEdG, grp_int, grp_first, fn_int, fn_par, rp_cut, rp_par, cut_kind,
+                                                cut_par)
+        if s_cos == 0.0 and s_a == 0.0 and s_b == 0.0 and s_c == 0.0:
+            return gj
+        # d cos/d r_ij = r_ik/(r_ij r_ik) - cos r_ij/r_ij^2, and j <-> k; r_jk = r_ik - r_ij.
+        ka = s_cos * cos_t * (inv_j * inv_j)
+        kb = s_cos * cos_t * inv_k * inv_k
+        kab = s_cos * inv_ab
+        gj_r = gj[0] + s_a
+        gj0 = gj[1] + (kab * bk0 - ka * aj0)
+        gj1 = gj[2] + (kab * bk1 - ka * aj1)
+        gj2 = gj[3] + (kab * bk2 - ka * aj2)
+        gk0 = gacc[sk, 1] + (kab * aj0 - kb * bk0)
+        gk1 = gacc[sk, 2] + (kab * aj1 - kb * bk1)
+        gk2 = gacc[sk, 3] + (kab * aj2 - kb * bk2)
+        if s_c != 0.0:
+            rjk, c0, c1, c2 = jk
+            t = s_c / rjk
+            gj0 -= t * c0
+            gj1 -= t * c1
+            gj2 -= t * c2
+            gk0 += t * c0
+            gk1 += t * c1
+            gk2 += t * c2
+        gacc[sk, 0] += s_b
+        gacc[sk, 1] = gk0
+        gacc[sk, 2] = gk1
+        gacc[sk, 3] = gk2
+        return gj_r, gj0, gj1, gj2
+
+    return pair_force
+
+
+#: A neighbour's share of its entry gradient before any term: (dE/d|r_p|, dE/dr_p (3)).
+NO_GRADIENT = (0.0, 0.0, 0.0, 0.0)
+
+
+def add_gradient(gacc, s, g):
+    """Add one neighbour's share g = (dE/d|r_p|, dE/dr_p (3)) to its row s of ``gacc``."""
+    gacc[s, 0] += g[0]
+    gacc[s, 1] += g[1]
+    gacc[s, 2] += g[2]
+    gacc[s, 3] += g[3]
+
+
+#: An atom's virial sum before its first entry (9, row-major).
+NO_VIRIAL = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+def entry_gradient(gvec, p, gacc, s, d0, d1, d2, r, w):
+    """g_p = dE_i/dr_p of list entry p (neighbour row s of ``gacc``) into ``gvec[p]``, with its virial.
+
+    Parameters
+    ----------
+    gvec : float64 (P, 3)
+        g_p by list entry.
+    gacc : float64 (.., 4)
+        (dE/d|r_p|, the rest of dE/dr_p (3)) by neighbour.
+    d0, d1, d2, r : float
+        r_p and |r_p|.
+    w : tuple
+        The atom's virial sum so far (``NO_VIRIAL`` before its first entry).
+
+    Returns
+    -------
+    v0, v1, v2 : float
+        g_p.
+    w : tuple
+        The virial sum with -r_p (x) g_p added.
+    """
+    u = gacc[s, 0] / r
+    v0 = gacc[s, 1] + u * d0
+    v1 = gacc[s, 2] + u * d1
+    v2 = gacc[s, 3] + u * d2
+    gvec[p, 0] = v0
+    gvec[p, 1] = v1
+    gvec[p, 2] = v2
+    return v0, v1, v2, (w[0] - d0 * v0, w[1] - d0 * v1, w[2] - d0 * v2,
+                        w[3] - d1 * v0, w[4] - d1 * v1, w[5] - d1 * v2,
+                        w[6] - d2 * v0, w[7] - d2 * v1, w[8] - d2 * v2)
+
+
+def element_block(base, ej, ek, n_el, k_first, lo, ang_first, blk):
+    """The angular groups g0 .. g1 of the element pair (e_j, e_k) and the rows k0 .. k1 of its k's.
+
+    ``blk[e]`` is the first of the (element-sorted) angular neighbours of element e, counted from
+    row ``lo``; k starts at row ``k_first`` or later (k > j). No rows (k1 = k0) where the pair of
+    elements has no groups.
+    """
+    key = (base + ej) * n_el + ek
+    g0 = ang_first[key]
+    g1 = ang_first[key + 1]
+    k0 = max(k_first, lo + blk[ek])
+    k1 = lo + blk[ek + 1]
+    if g0 == g1:
+        return g0, g1, k0, k0
+    return g0, g1, k0, k1
+
+
+# The CPU builds, inlined into the kernels below (kernels.cuda.scalar builds the device ones).
 _power = njit(inline="always")(power)
+_radial_part = njit(inline="always")(radial_part)
+_cutoffs_at = njit(inline="always")(make_cutoffs_at(_cutoff_fdf))
+_radial_part_at = njit(inline="always")(make_radial_part_at(_radial_part))
+_radial_values = njit(inline="always")(make_radial_values(_radial_part))
+_radial_gradient = njit(inline="always")(radial_gradient)
+_jk_vector = njit(inline="always")(jk_vector)
+_narrow_factor = njit(inline="always")(make_narrow_factor(_cutoff_fdf, _radial_part))
+_group_radial = njit(inline="always")(make_group_radial(_jk_vector, _narrow_factor))
+_angular_power = njit(inline="always")(make_angular_power(_power))
+_derivative_power = njit(inline="always")(make_derivative_power(_power))
+_pair_sums = njit(inline="always")(make_pair_sums(_group_radial, _derivative_power))
+_pair_force = njit(inline="always")(make_pair_force(_pair_sums))
+_add_gradient = njit(inline="always")(add_gradient)
+_element_block = njit(inline="always")(element_block)
+_entry_gradient = njit(inline="always")(entry_gradient)
+
+
+# ---------------------------------------------------------------------------- CPU kernels
+# Reference counts. Numba counts the references to every array (NRT); an array handed to an
+# inlined function becomes a new variable whose count goes up before and down after the call:
+# two atomic operations, which the threads contend for. Numba prunes such pairs only where the
+# function reads its arrays straight away (before any branch or loop), so the helpers the value
+# and JVP passes call per neighbour pair read every table first. ``pair_force`` loops over groups
+# with its arrays (the force pass shares it with the GPU): its pair loop runs in ``_force_terms``,
+# compiled without NRT (``_nrt=False``, as Numba compiles its own sort kernels), which counts
+# nothing and allocates nothing; with NRT, ~20 atomic operations per pair more than doubled the
+# force pass. The value and JVP passes keep NRT: their scratch, allocated in the function itself,
+# is known not to alias the output they store into (passed in as arguments, the JVP ran 4 % slower).
 
 
 @njit(inline="always")
@@ -123,35 +546,32 @@ def _gather(i, positions, cell, first, neighbors, shifts, species, r_max, s_p, s
 
 
 @njit(inline="always")
-def _cutoffs(n, s_r, cut_kind, cut_par, fc, dfc):
-    """f_c and df_c/dr of every scratch neighbour for every distinct cutoff."""
-    for c in range(cut_kind.shape[0]):
-        kind = cut_kind[c]
-        r_c = cut_par[c, 0]
-        alpha = cut_par[c, 1]
-        for s in range(n):
-            fc[c, s], dfc[c, s] = _cutoff_fdf(kind, s_r[s], r_c, alpha)
+def _environment(i, positions, cell, species, first, neighbors, shifts, tables):
+    """Atom i's neighbours within its largest r_c (list entry, element, vector, distance), and scratch.
 
+    The common first half of the three passes, and all their common allocations (inlined, so that
+    each pass sees them allocated: see "Reference counts").
 
-@njit(inline="always")
-def _radial_parts(n, s_r, rp0, rp1, rp_cut, rp_par, cut_par, fc, dfc, R, dR):
-    """exp(-eta (r - r_s)^2) f_c(r) and its r-derivative per (angular radial part, neighbour)."""
-    for q in range(rp0, rp1):
-        c = rp_cut[q]
-        r_c = cut_par[c, 0]
-        eta = rp_par[q, 0]
-        r_s = rp_par[q, 1]
-        row = q - rp0
-        for s in range(n):
-            r = s_r[s]
-            if r >= r_c:
-                R[row, s] = 0.0
-                dR[row, s] = 0.0
-                continue
-            x = r - r_s
-            e = math.exp(-eta * x * x)
-            R[row, s] = e * fc[c, s]
-            dR[row, s] = e * (dfc[c, s] - 2.0 * eta * x * fc[c, s])
+    Returns
+    -------
+    n, s_p, s_e, s_d, s_r :
+        Number of neighbours, and their entries, elements, vectors and distances.
+    fc, dfc, R, dR, a_s, blk, s_inv :
+        Scratch for :func:`_prepare`: (C, n), (C, n), (n, parts), (n, parts), (n,), (2 n_el + 1,), (n,).
+    """
+    n_el = tables[0]
+    c = species[i]
+    nb = first[i + 1] - first[i]
+    s_p = np.empty(nb, dtype=np.int64)
+    s_e = np.empty(nb, dtype=np.int64)
+    s_d = np.empty((nb, 3))
+    s_r = np.empty(nb)
+    n = _gather(i, positions, cell, first, neighbors, shifts, species, tables[1][c, 0], s_p, s_e, s_d, s_r)
+    n_cut = tables[2].shape[0]
+    n_parts = tables[7][c + 1] - tables[7][c]
+    return (n, s_p, s_e, s_d, s_r, np.empty((n_cut, n)), np.empty((n_cut, n)), np.empty((n, n_parts)),
+            np.empty((n, n_parts)), np.empty(n, dtype=np.int64), np.empty(2 * n_el + 1, dtype=np.int64),
+            np.empty(n))
 
 
 @njit(inline="always")
@@ -161,6 +581,7 @@ def _angular_order(n, s_r, s_e, r_ang, n_el, a_s, blk):
     A stable counting sort: ``a_s[blk[e]:blk[e + 1]]`` are the scratch indices
     of element e in list order. With the blocks, a pair loop looks up the
     function groups once per (j, element of k) instead of once per (j, k).
+    ``blk[n_el + 1:]`` holds the fill pointers (no allocation: this runs without NRT).
     Returns the number of such neighbours.
     """
     for e in range(n_el + 1):
@@ -170,32 +591,43 @@ def _angular_order(n, s_r, s_e, r_ang, n_el, a_s, blk):
             blk[s_e[s] + 1] += 1
     for e in range(n_el):
         blk[e + 1] += blk[e]
-    na = blk[n_el]
-    fill = blk[:n_el].copy()
+        blk[n_el + 1 + e] = blk[e]
     for s in range(n):
         if s_r[s] < r_ang and s_e[s] < n_el:
             e = s_e[s]
-            a_s[fill[e]] = s
-            fill[e] += 1
-    return na
+            a_s[blk[n_el + 1 + e]] = s
+            blk[n_el + 1 + e] += 1
+    return blk[n_el]
 
 
-@njit(cache=True)
-def _environment(i, positions, cell, species, first, neighbors, shifts, r_all, cut_kind, cut_par):
-    """Atom i's neighbours within r_all (list entry, element, vector, distance) and their cutoff values.
+@njit(inline="always")
+def _prepare(c, tables, n, s_e, s_r, fc, dfc, R, dR, a_s, blk, s_inv):
+    """f_c and df_c/dr of every neighbour and cutoff; for a centre with angular functions also the
+    radial parts of every neighbour (``R[s, q - rp0]``), the neighbours sorted by element and 1/r.
 
-    The common first half of the value and force passes.
+    Returns the number of angular neighbours, or -1 where the centre has no angular functions.
     """
-    nb = first[i + 1] - first[i]
-    s_p = np.empty(nb, dtype=np.int64)
-    s_e = np.empty(nb, dtype=np.int64)
-    s_d = np.empty((nb, 3))
-    s_r = np.empty(nb)
-    n = _gather(i, positions, cell, first, neighbors, shifts, species, r_all, s_p, s_e, s_d, s_r)
-    fc = np.empty((cut_kind.shape[0], n))
-    dfc = np.empty((cut_kind.shape[0], n))
-    _cutoffs(n, s_r, cut_kind, cut_par, fc, dfc)
-    return n, s_p, s_e, s_d, s_r, fc, dfc
+    n_el, center_rc, cut_kind, cut_par = tables[0], tables[1], tables[2], tables[3]
+    rp_first, rp_cut, rp_par = tables[7], tables[8], tables[9]
+    for s in range(n):
+        _cutoffs_at(s, s_r[s], cut_kind, cut_par, fc, dfc)
+    r_ang = center_rc[c, 1]
+    if r_ang <= 0.0:
+        return -1
+    # Neighbour-major (as on the GPU): a pair's groups read neighbouring columns of one row.
+    for s in range(n):
+        s_inv[s] = 1.0 / s_r[s]
+        for q in range(rp_first[c], rp_first[c + 1]):
+            R[s, q - rp_first[c]], dR[s, q - rp_first[c]] = _radial_part_at(s_r[s], q, s, rp_cut, rp_par, cut_par,
+                                                                             fc, dfc)
+    return _angular_order(n, s_r, s_e, r_ang, n_el, a_s, blk)
+
+
+@njit(inline="always")
+def _neighbor(t, a_s, s_e, s_inv, s_d):
+    """The t-th angular neighbour in element order: (scratch index, element, 1/r, r vector)."""
+    s = a_s[t]
+    return s, s_e[s], s_inv[s], s_d[s, 0], s_d[s, 1], s_d[s, 2]
 
 
 @njit(cache=True)
@@ -208,83 +640,47 @@ def _atom_values(i, positions, cell, species, first, neighbors, shifts, tables, 
     (n_el, center_rc, cut_kind, cut_par, rad_first, rad_int, rad_par, rp_first, rp_cut, rp_par,
      ang_first, grp_int, grp_first, fn_int, fn_par) = tables
     c = species[i]
-    r_all = center_rc[c, 0]
-    if r_all <= 0.0:
+    if center_rc[c, 0] <= 0.0:
         return
-    n, s_p, s_e, s_d, s_r, fc, dfc = _environment(i, positions, cell, species, first, neighbors, shifts, r_all,
-                                                  cut_kind, cut_par)
+    n, s_p, s_e, s_d, s_r, fc, dfc, R, dR, a_s, blk, s_inv = _environment(i, positions, cell, species, first,
+                                                                          neighbors, shifts, tables)
+    na = _prepare(c, tables, n, s_e, s_r, fc, dfc, R, dR, a_s, blk, s_inv)
     # Radial functions: each neighbour visits only the functions of its element.
     for s in range(n):
-        e = s_e[s]
-        if e >= n_el:
-            continue
-        key = c * n_el + e
-        r = s_r[s]
-        for q in range(rad_first[key], rad_first[key + 1]):
-            cc = rad_int[q, 1]
-            if r >= cut_par[cc, 0]:
-                continue
-            x = r - rad_par[q, 1]
-            out[i, rad_int[q, 0]] += math.exp(-rad_par[q, 0] * x * x) * fc[cc, s]
-    # Angular functions.
-    r_ang = center_rc[c, 1]
-    if r_ang <= 0.0:
+        if s_e[s] < n_el:
+            _radial_values(out, i, c * n_el + s_e[s], s_r[s], s, rad_first, rad_int, rad_par, cut_par, fc, dfc)
+    if na < 0:
         return
     rp0 = rp_first[c]
-    rp1 = rp_first[c + 1]
-    R = np.empty((rp1 - rp0, n))
-    dR = np.empty((rp1 - rp0, n))
-    _radial_parts(n, s_r, rp0, rp1, rp_cut, rp_par, cut_par, fc, dfc, R, dR)
-    a_s = np.empty(n, dtype=np.int64)
-    blk = np.empty(n_el + 1, dtype=np.int64)
-    na = _angular_order(n, s_r, s_e, r_ang, n_el, a_s, blk)
-    s_inv = 1.0 / s_r[:n]
     base = c * n_el
     for jj in range(na - 1):
-        sj = a_s[jj]
-        ej = s_e[sj]
-        inv_j = s_inv[sj]
-        aj0 = s_d[sj, 0]
-        aj1 = s_d[sj, 1]
-        aj2 = s_d[sj, 2]
+        sj, ej, inv_j, aj0, aj1, aj2 = _neighbor(jj, a_s, s_e, s_inv, s_d)
         # Sorted by element, so k > j has e_k >= e_j: one group lookup per element block.
         for ek in range(ej, n_el):
-            key = (base + ej) * n_el + ek
-            g0 = ang_first[key]
-            g1 = ang_first[key + 1]
-            k0 = max(jj + 1, blk[ek])
-            if g0 == g1 or k0 >= blk[ek + 1]:
-                continue
-            for kk in range(k0, blk[ek + 1]):
-                sk = a_s[kk]
-                bk0 = s_d[sk, 0]
-                bk1 = s_d[sk, 1]
-                bk2 = s_d[sk, 2]
-                cos_t = (aj0 * bk0 + aj1 * bk1 + aj2 * bk2) * (inv_j * s_inv[sk])
-                rjk = -1.0  # computed on first use by a narrow (type 3) group
+            g0, g1, k0, k1 = _element_block(base, ej, ek, n_el, jj + 1, 0, ang_first, blk)
+            for kk in range(k0, k1):
+                sk, _, inv_k, bk0, bk1, bk2 = _neighbor(kk, a_s, s_e, s_inv, s_d)
+                cos_t = (aj0 * bk0 + aj1 * bk1 + aj2 * bk2) * (inv_j * inv_k)
+                jk = NO_JK  # r_jk, computed on first use by a narrow (type 3) group
                 for g in range(g0, g1):
+                    # The product only, tested once: leaner than group_radial's factors (measured 6 %).
                     q = grp_int[g, 1]
                     row = q - rp0
-                    rad = R[row, sj] * R[row, sk]
+                    rad = R[sj, row] * R[sk, row]
                     if rad == 0.0:
                         continue
                     if grp_int[g, 0] == 3:
-                        if rjk < 0.0:
-                            c0 = bk0 - aj0
-                            c1 = bk1 - aj1
-                            c2 = bk2 - aj2
-                            rjk = math.sqrt(c0 * c0 + c1 * c1 + c2 * c2)
-                        cc = rp_cut[q]
-                        if rjk >= cut_par[cc, 0]:
+                        if jk[0] < 0.0:
+                            jk = _jk_vector(aj0, aj1, aj2, bk0, bk1, bk2)
+                        inside, R3, _ = _narrow_factor(jk[0], q, rp_cut, rp_par, cut_kind, cut_par)
+                        if not inside:
                             continue
-                        f3, df3 = _cutoff_fdf(cut_kind[cc], rjk, cut_par[cc, 0], cut_par[cc, 1])
-                        x = rjk - rp_par[q, 1]
-                        rad *= math.exp(-rp_par[q, 0] * x * x) * f3
+                        rad *= R3
                     for m in range(grp_first[g], grp_first[g + 1]):
-                        plam = 1.0 + fn_par[m, 0] * cos_t
+                        plam, pz = _angular_power(cos_t, fn_par[m, 0], fn_par[m, 1], fn_int[m, 1])
                         if plam <= 0.0:
                             continue
-                        out[i, fn_int[m, 0]] += _power(plam, fn_par[m, 1], fn_int[m, 1]) * rad
+                        out[i, fn_int[m, 0]] += pz * rad
     # The 2^(1 - zeta) prefactors, once per function of this species.
     for m in range(grp_first[ang_first[base * n_el]], grp_first[ang_first[(base + n_el) * n_el]]):
         out[i, fn_int[m, 0]] *= fn_par[m, 2]
@@ -322,215 +718,63 @@ def symmetry_functions(positions, cell, species, first, neighbors, shifts, table
     return out
 
 
+@njit(_nrt=False)
+def _force_terms(i, c, tables, n, s_p, s_e, s_d, s_r, fc, dfc, R, dR, a_s, blk, s_inv, gacc, dEdG, gvec, forces,
+                 virial_i):
+    """g_p of atom i's entries, F_i's own part and its virial row from the scratch (see :func:`_atom_forces`).
+
+    ``gacc[s]`` (zeros) collects (dE_i/d|r_p|, the rest of dE_i/dr_p) of each neighbour.
+    """
+    (n_el, center_rc, cut_kind, cut_par, rad_first, rad_int, rad_par, rp_first, rp_cut, rp_par,
+     ang_first, grp_int, grp_first, fn_int, fn_par) = tables
+    na = _prepare(c, tables, n, s_e, s_r, fc, dfc, R, dR, a_s, blk, s_inv)
+    # dE_i/d|r_p| from radial terms, turned into vectors at the end.
+    for s in range(n):
+        if s_e[s] < n_el:
+            gacc[s, 0] = _radial_gradient(dEdG, i, c * n_el + s_e[s], s_r[s], s, rad_first, rad_int, rad_par,
+                                          cut_par, fc, dfc)
+    rp0 = rp_first[c]
+    base = c * n_el
+    for jj in range(na - 1):
+        sj, ej, inv_j, aj0, aj1, aj2 = _neighbor(jj, a_s, s_e, s_inv, s_d)
+        # j's share is summed in registers over k and stored once: no store-to-load chain.
+        gj = NO_GRADIENT
+        for ek in range(ej, n_el):
+            g0, g1, k0, k1 = _element_block(base, ej, ek, n_el, jj + 1, 0, ang_first, blk)
+            for kk in range(k0, k1):
+                sk, _, inv_k, bk0, bk1, bk2 = _neighbor(kk, a_s, s_e, s_inv, s_d)
+                gj = _pair_force(i, g0, g1, rp0, sj, sk, aj0, aj1, aj2, inv_j, bk0, bk1, bk2, inv_k, R, dR, dEdG,
+                                 grp_int, grp_first, fn_int, fn_par, rp_cut, rp_par, cut_kind, cut_par, gj, gacc)
+        _add_gradient(gacc, sj, gj)
+    f0 = 0.0
+    f1 = 0.0
+    f2 = 0.0
+    w = NO_VIRIAL
+    for s in range(n):
+        v0, v1, v2, w = _entry_gradient(gvec, s_p[s], gacc, s, s_d[s, 0], s_d[s, 1], s_d[s, 2], s_r[s], w)
+        # r_p = x_j - x_i: dE/dx_i = -g_p, so F_i = +g_p.
+        f0 += v0
+        f1 += v1
+        f2 += v2
+    forces[i, 0] = f0
+    forces[i, 1] = f1
+    forces[i, 2] = f2
+    for a in range(9):
+        virial_i[i, a] = w[a]
+
+
 @njit(cache=True)
 def _atom_forces(i, positions, cell, species, first, neighbors, shifts, tables, dEdG, gvec, forces, virial_i):
     """dE_i/dr_p of atom i's list entries into ``gvec``, F_i's own part and its virial row.
 
     See :func:`symmetry_function_forces`; a separate function for compile time.
     """
-    (n_el, center_rc, cut_kind, cut_par, rad_first, rad_int, rad_par, rp_first, rp_cut, rp_par,
-     ang_first, grp_int, grp_first, fn_int, fn_par) = tables
-    c = species[i]
-    r_all = center_rc[c, 0]
-    if r_all <= 0.0:
+    if tables[1][species[i], 0] <= 0.0:
         return
-    n, s_p, s_e, s_d, s_r, fc, dfc = _environment(i, positions, cell, species, first, neighbors, shifts, r_all,
-                                                  cut_kind, cut_par)
-    # dE_i/d|r_p| from radial terms, turned into vectors at the end.
-    g_r = np.zeros(n)
-    g_v = np.zeros((n, 3))
-    for s in range(n):
-        e = s_e[s]
-        if e >= n_el:
-            continue
-        key = c * n_el + e
-        r = s_r[s]
-        acc = 0.0
-        for q in range(rad_first[key], rad_first[key + 1]):
-            cc = rad_int[q, 1]
-            if r >= cut_par[cc, 0]:
-                continue
-            w = dEdG[i, rad_int[q, 0]]
-            if w == 0.0:
-                continue
-            eta = rad_par[q, 0]
-            x = r - rad_par[q, 1]
-            acc += w * math.exp(-eta * x * x) * (dfc[cc, s] - 2.0 * eta * x * fc[cc, s])
-        g_r[s] = acc
-    r_ang = center_rc[c, 1]
-    if r_ang > 0.0:
-        rp0 = rp_first[c]
-        rp1 = rp_first[c + 1]
-        R = np.empty((rp1 - rp0, n))
-        dR = np.empty((rp1 - rp0, n))
-        _radial_parts(n, s_r, rp0, rp1, rp_cut, rp_par, cut_par, fc, dfc, R, dR)
-        a_s = np.empty(n, dtype=np.int64)
-        blk = np.empty(n_el + 1, dtype=np.int64)
-        na = _angular_order(n, s_r, s_e, r_ang, n_el, a_s, blk)
-        s_inv = 1.0 / s_r[:n]
-        base = c * n_el
-        for jj in range(na - 1):
-            sj = a_s[jj]
-            ej = s_e[sj]
-            inv_j = s_inv[sj]
-            inv_j2 = inv_j * inv_j
-            aj0 = s_d[sj, 0]
-            aj1 = s_d[sj, 1]
-            aj2 = s_d[sj, 2]
-            # j's share is summed in registers over k and stored once: no store-to-load chain.
-            gj_r = 0.0
-            gj0 = 0.0
-            gj1 = 0.0
-            gj2 = 0.0
-            for ek in range(ej, n_el):
-                key = (base + ej) * n_el + ek
-                g0 = ang_first[key]
-                g1 = ang_first[key + 1]
-                k0 = max(jj + 1, blk[ek])
-                if g0 == g1 or k0 >= blk[ek + 1]:
-                    continue
-                for kk in range(k0, blk[ek + 1]):
-                    sk = a_s[kk]
-                    inv_k = s_inv[sk]
-                    bk0 = s_d[sk, 0]
-                    bk1 = s_d[sk, 1]
-                    bk2 = s_d[sk, 2]
-                    inv_ab = inv_j * inv_k
-                    cos_t = (aj0 * bk0 + aj1 * bk1 + aj2 * bk2) * inv_ab
-                    rjk = -1.0
-                    c0 = 0.0
-                    c1 = 0.0
-                    c2 = 0.0
-                    # dE/dcos t times the product of radial factors, and dE/dr of each distance.
-                    s_cos = 0.0
-                    s_a = 0.0
-                    s_b = 0.0
-                    s_c = 0.0
-                    for g in range(g0, g1):
-                        q = grp_int[g, 1]
-                        row = q - rp0
-                        Ra = R[row, sj]
-                        Rb = R[row, sk]
-                        if Ra == 0.0 or Rb == 0.0:
-                            continue
-                        R3 = 1.0
-                        dR3 = 0.0
-                        narrow = grp_int[g, 0] == 3
-                        if narrow:
-                            if rjk < 0.0:
-                                c0 = bk0 - aj0
-                                c1 = bk1 - aj1
-                                c2 = bk2 - aj2
-                                rjk = math.sqrt(c0 * c0 + c1 * c1 + c2 * c2)
-                            cc = rp_cut[q]
-                            if rjk >= cut_par[cc, 0]:
-                                continue
-                            f3, df3 = _cutoff_fdf(cut_kind[cc], rjk, cut_par[cc, 0], cut_par[cc, 1])
-                            eta = rp_par[q, 0]
-                            x = rjk - rp_par[q, 1]
-                            e3 = math.exp(-eta * x * x)
-                            R3 = e3 * f3
-                            dR3 = e3 * (df3 - 2.0 * eta * x * f3)
-                        # A = sum_m w N zeta lambda P^(zeta-1), B = sum_m w N P^zeta.
-                        A = 0.0
-                        B = 0.0
-                        for m in range(grp_first[g], grp_first[g + 1]):
-                            w = dEdG[i, fn_int[m, 0]]
-                            if w == 0.0:
-                                continue
-                            lam = fn_par[m, 0]
-                            plam = 1.0 + lam * cos_t
-                            if plam <= 0.0:
-                                continue
-                            zeta = fn_par[m, 1]
-                            iz = fn_int[m, 1]
-                            pz1 = _power(plam, zeta - 1.0, iz - 1 if iz > 0 else -1)
-                            wn = w * fn_par[m, 2]
-                            A += wn * zeta * lam * pz1
-                            B += wn * pz1 * plam
-                        if A == 0.0 and B == 0.0:
-                            continue
-                        RR = Ra * Rb * R3
-                        s_cos += A * RR
-                        s_a += B * dR[row, sj] * Rb * R3
-                        s_b += B * Ra * dR[row, sk] * R3
-                        if narrow:
-                            s_c += B * Ra * Rb * dR3
-                    if s_cos == 0.0 and s_a == 0.0 and s_b == 0.0 and s_c == 0.0:
-                        continue
-                    # d cos/d r_ij = r_ik/(r_ij r_ik) - cos r_ij/r_ij^2, and j <-> k; r_jk = r_ik - r_ij.
-                    ka = s_cos * cos_t * inv_j2
-                    kb = s_cos * cos_t * inv_k * inv_k
-                    kab = s_cos * inv_ab
-                    gj_r += s_a
-                    g_r[sk] += s_b
-                    gj0 += kab * bk0 - ka * aj0
-                    gj1 += kab * bk1 - ka * aj1
-                    gj2 += kab * bk2 - ka * aj2
-                    g_v[sk, 0] += kab * aj0 - kb * bk0
-                    g_v[sk, 1] += kab * aj1 - kb * bk1
-                    g_v[sk, 2] += kab * aj2 - kb * bk2
-                    if s_c != 0.0:
-                        t = s_c / rjk
-                        gj0 -= t * c0
-                        gj1 -= t * c1
-                        gj2 -= t * c2
-                        g_v[sk, 0] += t * c0
-                        g_v[sk, 1] += t * c1
-                        g_v[sk, 2] += t * c2
-            g_r[sj] += gj_r
-            g_v[sj, 0] += gj0
-            g_v[sj, 1] += gj1
-            g_v[sj, 2] += gj2
-    f0 = 0.0
-    f1 = 0.0
-    f2 = 0.0
-    w00 = 0.0
-    w01 = 0.0
-    w02 = 0.0
-    w10 = 0.0
-    w11 = 0.0
-    w12 = 0.0
-    w20 = 0.0
-    w21 = 0.0
-    w22 = 0.0
-    for s in range(n):
-        d0 = s_d[s, 0]
-        d1 = s_d[s, 1]
-        d2 = s_d[s, 2]
-        u = g_r[s] / s_r[s]
-        v0 = g_v[s, 0] + u * d0
-        v1 = g_v[s, 1] + u * d1
-        v2 = g_v[s, 2] + u * d2
-        p = s_p[s]
-        gvec[p, 0] = v0
-        gvec[p, 1] = v1
-        gvec[p, 2] = v2
-        # r_p = x_j - x_i: dE/dx_i = -g_p, so F_i = +g_p.
-        f0 += v0
-        f1 += v1
-        f2 += v2
-        w00 -= d0 * v0
-        w01 -= d0 * v1
-        w02 -= d0 * v2
-        w10 -= d1 * v0
-        w11 -= d1 * v1
-        w12 -= d1 * v2
-        w20 -= d2 * v0
-        w21 -= d2 * v1
-        w22 -= d2 * v2
-    forces[i, 0] = f0
-    forces[i, 1] = f1
-    forces[i, 2] = f2
-    virial_i[i, 0] = w00
-    virial_i[i, 1] = w01
-    virial_i[i, 2] = w02
-    virial_i[i, 3] = w10
-    virial_i[i, 4] = w11
-    virial_i[i, 5] = w12
-    virial_i[i, 6] = w20
-    virial_i[i, 7] = w21
-    virial_i[i, 8] = w22
+    n, s_p, s_e, s_d, s_r, fc, dfc, R, dR, a_s, blk, s_inv = _environment(i, positions, cell, species, first,
+                                                                          neighbors, shifts, tables)
+    _force_terms(i, species[i], tables, n, s_p, s_e, s_d, s_r, fc, dfc, R, dR, a_s, blk, s_inv, np.zeros((n, 4)),
+                 dEdG, gvec, forces, virial_i)
 
 
 @njit(cache=True, parallel=True)
@@ -586,14 +830,14 @@ def _atom_jvp(i, positions, cell, species, first, neighbors, shifts, tables, dis
     (n_el, center_rc, cut_kind, cut_par, rad_first, rad_int, rad_par, rp_first, rp_cut, rp_par,
      ang_first, grp_int, grp_first, fn_int, fn_par) = tables
     c = species[i]
-    r_all = center_rc[c, 0]
-    if r_all <= 0.0:
+    if center_rc[c, 0] <= 0.0:
         return
-    n, s_p, s_e, s_d, s_r, fc, dfc = _environment(i, positions, cell, species, first, neighbors, shifts, r_all,
-                                                  cut_kind, cut_par)
-    # Change of each list vector (dv) and of its length (du): everything below depends on these only.
+    n, s_p, s_e, s_d, s_r, fc, dfc, R, dR, a_s, blk, s_inv = _environment(i, positions, cell, species, first,
+                                                                          neighbors, shifts, tables)
     s_dv = np.empty((n, 3))
     s_du = np.empty(n)
+    na = _prepare(c, tables, n, s_e, s_r, fc, dfc, R, dR, a_s, blk, s_inv)
+    # Change of each list vector (dv) and of its length (du): everything below depends on these only.
     vi0 = displacement[i, 0]
     vi1 = displacement[i, 1]
     vi2 = displacement[i, 2]
@@ -622,47 +866,22 @@ def _atom_jvp(i, positions, cell, species, first, neighbors, shifts, tables, dis
             cc = rad_int[q, 1]
             if r >= cut_par[cc, 0]:
                 continue
-            eta = rad_par[q, 0]
-            x = r - rad_par[q, 1]
-            out[i, rad_int[q, 0]] += math.exp(-eta * x * x) * (dfc[cc, s] - 2.0 * eta * x * fc[cc, s]) * du
+            out[i, rad_int[q, 0]] += _radial_part(r, rad_par[q, 0], rad_par[q, 1], fc[cc, s], dfc[cc, s])[1] * du
     # Angular functions.
-    r_ang = center_rc[c, 1]
-    if r_ang <= 0.0:
+    if na < 0:
         return
     rp0 = rp_first[c]
-    rp1 = rp_first[c + 1]
-    R = np.empty((rp1 - rp0, n))
-    dR = np.empty((rp1 - rp0, n))
-    _radial_parts(n, s_r, rp0, rp1, rp_cut, rp_par, cut_par, fc, dfc, R, dR)
-    a_s = np.empty(n, dtype=np.int64)
-    blk = np.empty(n_el + 1, dtype=np.int64)
-    na = _angular_order(n, s_r, s_e, r_ang, n_el, a_s, blk)
-    s_inv = 1.0 / s_r[:n]
     base = c * n_el
     for jj in range(na - 1):
-        sj = a_s[jj]
-        ej = s_e[sj]
-        inv_j = s_inv[sj]
-        aj0 = s_d[sj, 0]
-        aj1 = s_d[sj, 1]
-        aj2 = s_d[sj, 2]
+        sj, ej, inv_j, aj0, aj1, aj2 = _neighbor(jj, a_s, s_e, s_inv, s_d)
         dvj0 = s_dv[sj, 0]
         dvj1 = s_dv[sj, 1]
         dvj2 = s_dv[sj, 2]
         du_j = s_du[sj]
         for ek in range(ej, n_el):
-            key = (base + ej) * n_el + ek
-            g0 = ang_first[key]
-            g1 = ang_first[key + 1]
-            k0 = max(jj + 1, blk[ek])
-            if g0 == g1 or k0 >= blk[ek + 1]:
-                continue
-            for kk in range(k0, blk[ek + 1]):
-                sk = a_s[kk]
-                inv_k = s_inv[sk]
-                bk0 = s_d[sk, 0]
-                bk1 = s_d[sk, 1]
-                bk2 = s_d[sk, 2]
+            g0, g1, k0, k1 = _element_block(base, ej, ek, n_el, jj + 1, 0, ang_first, blk)
+            for kk in range(k0, k1):
+                sk, _, inv_k, bk0, bk1, bk2 = _neighbor(kk, a_s, s_e, s_inv, s_d)
                 dvk0 = s_dv[sk, 0]
                 dvk1 = s_dv[sk, 1]
                 dvk2 = s_dv[sk, 2]
@@ -675,35 +894,30 @@ def _atom_jvp(i, positions, cell, species, first, neighbors, shifts, tables, dis
                 rjk = -1.0  # r_jk and its change, computed on first use by a narrow (type 3) group
                 drjk = 0.0
                 for g in range(g0, g1):
+                    # Not group_radial, which hands the tables on inside a branch (see "Reference counts").
                     q = grp_int[g, 1]
                     row = q - rp0
-                    Ra = R[row, sj]
-                    Rb = R[row, sk]
+                    Ra = R[sj, row]
+                    Rb = R[sk, row]
                     if Ra == 0.0 or Rb == 0.0:
                         continue
                     R3 = 1.0
                     dR3 = 0.0
                     if grp_int[g, 0] == 3:
                         if rjk < 0.0:
-                            c0 = bk0 - aj0
-                            c1 = bk1 - aj1
-                            c2 = bk2 - aj2
-                            rjk = math.sqrt(c0 * c0 + c1 * c1 + c2 * c2)
+                            rjk, c0, c1, c2 = _jk_vector(aj0, aj1, aj2, bk0, bk1, bk2)
                             drjk = (c0 * (dvk0 - dvj0) + c1 * (dvk1 - dvj1) + c2 * (dvk2 - dvj2)) / rjk
-                        cc = rp_cut[q]
-                        if rjk >= cut_par[cc, 0]:
+                        inside, R3, dR3 = _narrow_factor(rjk, q, rp_cut, rp_par, cut_kind, cut_par)
+                        if not inside:
                             continue
-                        f3, df3 = _cutoff_fdf(cut_kind[cc], rjk, cut_par[cc, 0], cut_par[cc, 1])
-                        eta = rp_par[q, 0]
-                        x = rjk - rp_par[q, 1]
-                        e3 = math.exp(-eta * x * x)
-                        R3 = e3 * f3
-                        dR3 = e3 * (df3 - 2.0 * eta * x * f3) * drjk
+                        dR3 *= drjk
                     # Change of the radial product, and the product times d cos t: shared by the group.
                     RR = Ra * Rb * R3
-                    dRR = dR[row, sj] * du_j * Rb * R3 + Ra * dR[row, sk] * du_k * R3 + Ra * Rb * dR3
+                    dRR = dR[sj, row] * du_j * Rb * R3 + Ra * dR[sk, row] * du_k * R3 + Ra * Rb * dR3
                     RRc = RR * dcos
                     for m in range(grp_first[g], grp_first[g + 1]):
+                        # derivative_power written out: it reads its tables after a branch, which would cost
+                        # reference counts per call here (see "Reference counts").
                         lam = fn_par[m, 0]
                         plam = 1.0 + lam * cos_t
                         if plam <= 0.0:

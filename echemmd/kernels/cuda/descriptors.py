@@ -2,10 +2,12 @@
 
 The functions, the parameter tables and the skipping rules are those of the CPU module (read its
 docstring): n2p2 types 2, 3 and 9, angular functions in groups that share (type, radial part,
-element pair), the ``1 + lambda cos t <= 0`` skip, integer zetas by repeated squaring
-(:func:`echemmd.kernels.descriptors.power`, compiled for the device in :mod:`.scalar`), the
-2^(1 - zeta) prefactor applied to the finished sum. Host functions take device or numpy arrays
-and return device arrays.
+element pair), the ``1 + lambda cos t <= 0`` skip, integer zetas by repeated squaring, the
+2^(1 - zeta) prefactor applied to the finished sum. The math is the CPU module's own: its shared
+functions (radial factors and functions, cutoff values, the r_jk factor, the powers, the whole
+force term of a neighbour pair, the entry gradients and virial) compiled as device functions in
+:mod:`.scalar`; this module adds the GPU's layout and loop order. Host functions take device or
+numpy arrays and return device arrays.
 
 Parallel layout
 ---------------
@@ -45,9 +47,10 @@ Per list entry (P rows):
 * ``gvec`` float64 (3) (force pass): g_p by list entry, for the gather.
 
 Per atom: ``blk`` int64 (2 n_el + 3): category starts (n_el + 2 values, the last one the number of
-slots) and fill pointers; ``fcut`` float64 (2 C): f_c and df_c/dr of the entry being gathered for
-each of the C distinct cutoffs, computed once per (entry, cutoff) as on the CPU and reused by every
-radial function and radial part of that entry (the row stays in L1).
+slots) and fill pointers; column i of ``fc`` and ``dfc`` float64 (C, N): f_c and df_c/dr of the
+entry being gathered for each of the C distinct cutoffs, computed once per (entry, cutoff) as on
+the CPU and reused by every radial function and radial part of that entry (the CPU keeps one
+column per neighbour; the shared functions take the column).
 
 Memory per list entry: 37 + 8 max_parts bytes for the values, 93 + 16 max_parts for the forces
 (with max_parts = 8: ~100 and ~220 B, i.e. 1.5 / 3.3 GB for 1e5 atoms with 150 neighbours each,
@@ -82,7 +85,10 @@ from numba import cuda
 
 from echemmd.kernels.cuda import reduce
 from echemmd.kernels.cuda.launch import THREADS, blocks, is_device_array, kernel
-from echemmd.kernels.cuda.scalar import cutoff_fdf, pair_vector, power
+from echemmd.kernels.cuda.scalar import (add_gradient, angular_power, cutoffs_at, element_block, entry_gradient,
+                                         jk_vector, narrow_factor, pair_force, pair_vector, radial_gradient,
+                                         radial_part_at, radial_values)
+from echemmd.kernels.descriptors import NO_GRADIENT, NO_VIRIAL
 
 #: Functions of one angular group summed per sweep over the pairs (registers per thread).
 CHUNK = 4
@@ -169,13 +175,19 @@ def device_tables(tables):
 
 # ---------------------------------------------------------------------------- device helpers
 @cuda.jit(device=True)
-def _classify(i, positions, cell, species, first, neighbors, shifts, n_el, r_all, r_ang, cat, blk):
+def _classify(i, c, positions, cell, species, first, neighbors, shifts, n_el, center_rc, cat, blk):
     """Category of each entry of row i (``cat``), and the slot starts and fill pointers in ``blk[i]``.
 
     Conditions as the CPU's ``_gather`` (r^2 < r_all^2) and ``_angular_order`` (r < r_ang, named
-    element). After the call blk[i, e] is the first slot of category e (0 <= e <= n_el),
-    blk[i, n_el + 1] the number of slots, and blk[i, n_el + 2 + e] the fill pointer of e (its start).
+    element), with r_all and r_ang the cutoffs of the centre's species c. After the call blk[i, e]
+    is the first slot of category e (0 <= e <= n_el), blk[i, n_el + 1] the number of slots, and
+    blk[i, n_el + 2 + e] the fill pointer of e (its start). Returns False, classifying nothing,
+    for a centre without functions.
     """
+    r_all = center_rc[c, 0]
+    if r_all <= 0.0:
+        return False
+    r_ang = center_rc[c, 1]
     n_cat = n_el + 1
     for k in range(2 * n_cat + 1):
         blk[i, k] = 0
@@ -195,24 +207,57 @@ def _classify(i, positions, cell, species, first, neighbors, shifts, n_el, r_all
     for k in range(n_cat):
         blk[i, k + 1] += blk[i, k]
         blk[i, n_cat + 1 + k] = blk[i, k]
+    return True
 
 
 @cuda.jit(device=True)
-def _cutoffs(i, r, cut_kind, cut_par, fcut):
-    """f_c(r) and df_c/dr for every distinct cutoff into fcut[i] (as the CPU's ``_cutoffs``)."""
-    for c in range(cut_kind.shape[0]):
-        f, df = cutoff_fdf(cut_kind[c], r, cut_par[c, 0], cut_par[c, 1])
-        fcut[i, 2 * c] = f
-        fcut[i, 2 * c + 1] = df
+def _entry(i, p, positions, cell, neighbors, shifts, cut_kind, cut_par, fc, dfc):
+    """r_p and |r_p| of entry p of row i; f_c and df_c/dr at |r_p| of every distinct cutoff into column i of ``fc``, ``dfc``.
+
+    Computed once per (entry, cutoff) as on the CPU, and read by every radial function and radial
+    part of the entry.
+    """
+    d0, d1, d2 = pair_vector(positions, cell, i, neighbors[p], shifts[p])
+    r = math.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
+    cutoffs_at(i, r, cut_kind, cut_par, fc, dfc)
+    return d0, d1, d2, r
 
 
 @cuda.jit(device=True)
-def _term(cos_t, lam, zeta, izeta, rad):
-    """One angular term (1 + lambda cos t)^zeta rad, or 0 where 1 + lambda cos t <= 0 (as the CPU)."""
-    plam = 1.0 + lam * cos_t
+def _slot(i, p, e, n_el, lo, blk, ent, geo, d0, d1, d2, r):
+    """The next slot of category e (its fill pointer in ``blk[i]``) for entry p: ``ent`` and ``geo`` = [r_p, 1/|r_p|]."""
+    s = lo + blk[i, n_el + 2 + e]
+    blk[i, n_el + 2 + e] += 1
+    ent[s] = p - lo
+    geo[s, 0] = d0
+    geo[s, 1] = d1
+    geo[s, 2] = d2
+    geo[s, 3] = 1.0 / r
+    return s
+
+
+@cuda.jit(device=True)
+def _function(m, m_end, fn_par, fn_int):
+    """(lambda, zeta, integer zeta) of angular function m of a chunk, or zeros past the group's end m_end."""
+    if m >= m_end:
+        return 0.0, 0.0, 0
+    return fn_par[m, 0], fn_par[m, 1], fn_int[m, 1]
+
+
+@cuda.jit(device=True)
+def _add_term(acc, cos_t, lam, zeta, izeta, rad):
+    """acc + (1 + lambda cos t)^zeta rad, or acc where 1 + lambda cos t <= 0 (a skipped term, as on the CPU)."""
+    plam, pz = angular_power(cos_t, lam, zeta, izeta)
     if plam <= 0.0:
-        return 0.0
-    return power(plam, zeta, izeta) * rad
+        return acc
+    return acc + pz * rad
+
+
+@cuda.jit(device=True)
+def _store_sum(out, i, m, m_end, acc, fn_int, fn_par):
+    """G[i] of angular function m from its finished sum: the 2^(1 - zeta) prefactor applied as on the CPU."""
+    if m < m_end:
+        out[i, fn_int[m, 0]] = acc * fn_par[m, 2]
 
 
 # ---------------------------------------------------------------------------- signatures
@@ -221,15 +266,16 @@ _LIST = "float64[:, ::1], float64[:, ::1], int64[::1], int64[::1], int32[::1], i
 # grp_int, grp_first, fn_int, fn_par, n_el
 _TABLES = ("float64[:, ::1], int64[::1], float64[:, ::1], int64[::1], int64[:, ::1], float64[:, ::1], int64[::1], "
            "int64[::1], float64[:, ::1], int64[::1], int64[:, ::1], int64[::1], int64[:, ::1], float64[:, ::1], int64")
+# cat, blk, fc, dfc, ent, geo
+_SCRATCH = "int8[::1], int64[:, ::1], float64[:, ::1], float64[:, ::1], int32[::1], float64[:, ::1]"
 
 
 # ---------------------------------------------------------------------------- values
-@kernel(f"void({_LIST}, {_TABLES}, int8[::1], int64[:, ::1], float64[:, ::1], int32[::1], float64[:, ::1], "
-        "float64[:, ::1], float64[:, ::1])")
+@kernel(f"void({_LIST}, {_TABLES}, {_SCRATCH}, float64[:, ::1], float64[:, ::1])")
 def _values(positions, cell, species, first, neighbors, shifts,
             center_rc, cut_kind, cut_par, rad_first, rad_int, rad_par, rp_first, rp_cut, rp_par,
             ang_first, grp_int, grp_first, fn_int, fn_par, n_el,
-            cat, blk, fcut, ent, geo, R, out):
+            cat, blk, fc, dfc, ent, geo, R, out):
     """Row i of G (see :func:`symmetry_functions`); one thread per atom."""
     i = cuda.grid(1)
     if i >= positions.shape[0]:
@@ -237,101 +283,47 @@ def _values(positions, cell, species, first, neighbors, shifts,
     for col in range(out.shape[1]):
         out[i, col] = 0.0
     c = species[i]
-    r_all = center_rc[c, 0]
-    if r_all <= 0.0:
+    if not _classify(i, c, positions, cell, species, first, neighbors, shifts, n_el, center_rc, cat, blk):
         return
-    r_ang = center_rc[c, 1]
-    _classify(i, positions, cell, species, first, neighbors, shifts, n_el, r_all, r_ang, cat, blk)
     lo = first[i]
-    ptr = n_el + 2  # blk[i, ptr + e]: fill pointer of category e
     rp0 = rp_first[c]
-    rp1 = rp_first[c + 1]
     # Gather in list order: radial functions at once (the CPU's order of terms), angular
     # neighbours into their element's slots with their radial parts.
     for p in range(lo, first[i + 1]):
         e = cat[p]
         if e < 0:
             continue
-        j = neighbors[p]
-        d0, d1, d2 = pair_vector(positions, cell, i, j, shifts[p])
-        r = math.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
-        _cutoffs(i, r, cut_kind, cut_par, fcut)
-        key = c * n_el + species[j]
-        for q in range(rad_first[key], rad_first[key + 1]):
-            cc = rad_int[q, 1]
-            if r >= cut_par[cc, 0]:
-                continue
-            x = r - rad_par[q, 1]
-            out[i, rad_int[q, 0]] += math.exp(-rad_par[q, 0] * x * x) * fcut[i, 2 * cc]
+        d0, d1, d2, r = _entry(i, p, positions, cell, neighbors, shifts, cut_kind, cut_par, fc, dfc)
+        radial_values(out, i, c * n_el + species[neighbors[p]], r, i, rad_first, rad_int, rad_par, cut_par, fc, dfc)
         if e == n_el:
             continue  # radial only: the value pass needs no slot
-        s = lo + blk[i, ptr + e]
-        blk[i, ptr + e] += 1
-        ent[s] = p - lo
-        geo[s, 0] = d0
-        geo[s, 1] = d1
-        geo[s, 2] = d2
-        geo[s, 3] = 1.0 / r
-        for q in range(rp0, rp1):
-            cc = rp_cut[q]
-            if r >= cut_par[cc, 0]:
-                R[s, q - rp0] = 0.0
-                continue
-            x = r - rp_par[q, 1]
-            R[s, q - rp0] = math.exp(-rp_par[q, 0] * x * x) * fcut[i, 2 * cc]
+        s = _slot(i, p, e, n_el, lo, blk, ent, geo, d0, d1, d2, r)
+        for q in range(rp0, rp_first[c + 1]):
+            R[s, q - rp0], _ = radial_part_at(r, q, i, rp_cut, rp_par, cut_par, fc, dfc)
     if blk[i, n_el] < 2:
         return  # fewer than two angular neighbours: no pairs
     base = c * n_el
+    blk_i = blk[i]
     for ej in range(n_el):
-        j_lo = lo + blk[i, ej]
-        j_hi = lo + blk[i, ej + 1]
+        j_lo = lo + blk_i[ej]
+        j_hi = lo + blk_i[ej + 1]
         if j_lo == j_hi:
             continue
         for ek in range(ej, n_el):
-            key = (base + ej) * n_el + ek
-            g0 = ang_first[key]
-            g1 = ang_first[key + 1]
-            k_lo = lo + blk[i, ek]
-            k_hi = lo + blk[i, ek + 1]
-            if g0 == g1 or k_lo == k_hi:
-                continue
+            g0, g1, k_lo, k_hi = element_block(base, ej, ek, n_el, 0, lo, ang_first, blk_i)
+            if k_lo == k_hi:
+                continue  # no groups, or no k
             for g in range(g0, g1):
                 q = grp_int[g, 1]
                 row = q - rp0
                 narrow = grp_int[g, 0] == 3
-                cc = rp_cut[q]
-                kind3 = cut_kind[cc]
-                rc3 = cut_par[cc, 0]
-                alpha3 = cut_par[cc, 1]
-                eta = rp_par[q, 0]
-                r_s = rp_par[q, 1]
                 m_end = grp_first[g + 1]
                 for m0 in range(grp_first[g], m_end, CHUNK):
+                    lam0, z0, iz0 = _function(m0, m_end, fn_par, fn_int)
+                    lam1, z1, iz1 = _function(m0 + 1, m_end, fn_par, fn_int)
+                    lam2, z2, iz2 = _function(m0 + 2, m_end, fn_par, fn_int)
+                    lam3, z3, iz3 = _function(m0 + 3, m_end, fn_par, fn_int)
                     nm = min(CHUNK, m_end - m0)
-                    lam0 = fn_par[m0, 0]
-                    z0 = fn_par[m0, 1]
-                    iz0 = fn_int[m0, 1]
-                    lam1 = 0.0
-                    z1 = 0.0
-                    iz1 = 0
-                    lam2 = 0.0
-                    z2 = 0.0
-                    iz2 = 0
-                    lam3 = 0.0
-                    z3 = 0.0
-                    iz3 = 0
-                    if nm > 1:
-                        lam1 = fn_par[m0 + 1, 0]
-                        z1 = fn_par[m0 + 1, 1]
-                        iz1 = fn_int[m0 + 1, 1]
-                    if nm > 2:
-                        lam2 = fn_par[m0 + 2, 0]
-                        z2 = fn_par[m0 + 2, 1]
-                        iz2 = fn_int[m0 + 2, 1]
-                    if nm > 3:
-                        lam3 = fn_par[m0 + 3, 0]
-                        z3 = fn_par[m0 + 3, 1]
-                        iz3 = fn_int[m0 + 3, 1]
                     a0 = 0.0
                     a1 = 0.0
                     a2 = 0.0
@@ -344,8 +336,7 @@ def _values(positions, cell, species, first, neighbors, shifts,
                         aj1 = geo[sj, 1]
                         aj2 = geo[sj, 2]
                         inv_j = geo[sj, 3]
-                        k_start = sj + 1 if ek == ej else k_lo
-                        for sk in range(k_start, k_hi):
+                        for sk in range(sj + 1 if ek == ej else k_lo, k_hi):
                             rad = Ra * R[sk, row]
                             if rad == 0.0:
                                 continue
@@ -354,39 +345,31 @@ def _values(positions, cell, species, first, neighbors, shifts,
                             bk2 = geo[sk, 2]
                             cos_t = (aj0 * bk0 + aj1 * bk1 + aj2 * bk2) * (inv_j * geo[sk, 3])
                             if narrow:
-                                c0 = bk0 - aj0
-                                c1 = bk1 - aj1
-                                c2 = bk2 - aj2
-                                rjk = math.sqrt(c0 * c0 + c1 * c1 + c2 * c2)
-                                if rjk >= rc3:
+                                rjk, _, _, _ = jk_vector(aj0, aj1, aj2, bk0, bk1, bk2)
+                                inside, R3, _ = narrow_factor(rjk, q, rp_cut, rp_par, cut_kind, cut_par)
+                                if not inside:
                                     continue
-                                f3, df3 = cutoff_fdf(kind3, rjk, rc3, alpha3)
-                                x = rjk - r_s
-                                rad *= math.exp(-eta * x * x) * f3
-                            a0 += _term(cos_t, lam0, z0, iz0, rad)
+                                rad *= R3
+                            a0 = _add_term(a0, cos_t, lam0, z0, iz0, rad)
                             if nm > 1:
-                                a1 += _term(cos_t, lam1, z1, iz1, rad)
+                                a1 = _add_term(a1, cos_t, lam1, z1, iz1, rad)
                             if nm > 2:
-                                a2 += _term(cos_t, lam2, z2, iz2, rad)
+                                a2 = _add_term(a2, cos_t, lam2, z2, iz2, rad)
                             if nm > 3:
-                                a3 += _term(cos_t, lam3, z3, iz3, rad)
-                    # The 2^(1 - zeta) prefactor on the finished sum, as the CPU applies it.
-                    out[i, fn_int[m0, 0]] = a0 * fn_par[m0, 2]
-                    if nm > 1:
-                        out[i, fn_int[m0 + 1, 0]] = a1 * fn_par[m0 + 1, 2]
-                    if nm > 2:
-                        out[i, fn_int[m0 + 2, 0]] = a2 * fn_par[m0 + 2, 2]
-                    if nm > 3:
-                        out[i, fn_int[m0 + 3, 0]] = a3 * fn_par[m0 + 3, 2]
+                                a3 = _add_term(a3, cos_t, lam3, z3, iz3, rad)
+                    _store_sum(out, i, m0, m_end, a0, fn_int, fn_par)
+                    _store_sum(out, i, m0 + 1, m_end, a1, fn_int, fn_par)
+                    _store_sum(out, i, m0 + 2, m_end, a2, fn_int, fn_par)
+                    _store_sum(out, i, m0 + 3, m_end, a3, fn_int, fn_par)
 
 
 # ---------------------------------------------------------------------------- forces
-@kernel(f"void({_LIST}, {_TABLES}, float64[:, ::1], int8[::1], int64[:, ::1], float64[:, ::1], int32[::1], "
-        "float64[:, ::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64[:, ::1])")
+@kernel(f"void({_LIST}, {_TABLES}, float64[:, ::1], {_SCRATCH}, float64[:, ::1], float64[:, ::1], float64[:, ::1], "
+        "float64[:, ::1], float64[:, ::1])")
 def _entry_gradients(positions, cell, species, first, neighbors, shifts,
                      center_rc, cut_kind, cut_par, rad_first, rad_int, rad_par, rp_first, rp_cut, rp_par,
                      ang_first, grp_int, grp_first, fn_int, fn_par, n_el,
-                     dEdG, cat, blk, fcut, ent, geo, R, dR, gacc, gvec, virial_rows):
+                     dEdG, cat, blk, fc, dfc, ent, geo, R, dR, gacc, gvec, virial_rows):
     """g_p = dE_i/dr_p of the entries of row i into ``gvec`` and atom i's virial row (the CPU's ``_atom_forces``)."""
     i = cuda.grid(1)
     if i >= positions.shape[0]:
@@ -401,223 +384,55 @@ def _entry_gradients(positions, cell, species, first, neighbors, shifts,
     for a in range(9):
         virial_rows[i, a] = 0.0
     c = species[i]
-    r_all = center_rc[c, 0]
-    if r_all <= 0.0:
+    if not _classify(i, c, positions, cell, species, first, neighbors, shifts, n_el, center_rc, cat, blk):
         return
-    r_ang = center_rc[c, 1]
-    _classify(i, positions, cell, species, first, neighbors, shifts, n_el, r_all, r_ang, cat, blk)
-    ptr = n_el + 2
     rp0 = rp_first[c]
-    rp1 = rp_first[c + 1]
     # Gather: every used entry gets a slot (angular ones first, by element); dE/d|r| of the
     # radial functions goes straight into the slot's accumulator.
     for p in range(lo, hi):
         e = cat[p]
         if e < 0:
             continue
-        j = neighbors[p]
-        d0, d1, d2 = pair_vector(positions, cell, i, j, shifts[p])
-        r = math.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
-        _cutoffs(i, r, cut_kind, cut_par, fcut)
-        s = lo + blk[i, ptr + e]
-        blk[i, ptr + e] += 1
-        ent[s] = p - lo
-        geo[s, 0] = d0
-        geo[s, 1] = d1
-        geo[s, 2] = d2
-        geo[s, 3] = 1.0 / r
-        key = c * n_el + species[j]
-        acc = 0.0
-        for q in range(rad_first[key], rad_first[key + 1]):
-            cc = rad_int[q, 1]
-            if r >= cut_par[cc, 0]:
-                continue
-            w = dEdG[i, rad_int[q, 0]]
-            if w == 0.0:
-                continue
-            eta = rad_par[q, 0]
-            x = r - rad_par[q, 1]
-            acc += w * math.exp(-eta * x * x) * (fcut[i, 2 * cc + 1] - 2.0 * eta * x * fcut[i, 2 * cc])
-        gacc[s, 0] = acc
+        d0, d1, d2, r = _entry(i, p, positions, cell, neighbors, shifts, cut_kind, cut_par, fc, dfc)
+        s = _slot(i, p, e, n_el, lo, blk, ent, geo, d0, d1, d2, r)
+        gacc[s, 0] = radial_gradient(dEdG, i, c * n_el + species[neighbors[p]], r, i, rad_first, rad_int, rad_par,
+                                     cut_par, fc, dfc)
         gacc[s, 1] = 0.0
         gacc[s, 2] = 0.0
         gacc[s, 3] = 0.0
         if e == n_el:
             continue
-        for q in range(rp0, rp1):
-            cc = rp_cut[q]
-            row = q - rp0
-            if r >= cut_par[cc, 0]:
-                R[s, row] = 0.0
-                dR[s, row] = 0.0
-                continue
-            eta = rp_par[q, 0]
-            x = r - rp_par[q, 1]
-            ex = math.exp(-eta * x * x)
-            fc = fcut[i, 2 * cc]
-            R[s, row] = ex * fc
-            dR[s, row] = ex * (fcut[i, 2 * cc + 1] - 2.0 * eta * x * fc)
-    na = blk[i, n_el]
+        for q in range(rp0, rp_first[c + 1]):
+            R[s, q - rp0], dR[s, q - rp0] = radial_part_at(r, q, i, rp_cut, rp_par, cut_par, fc, dfc)
     base = c * n_el
+    blk_i = blk[i]
     ej = 0
     # The CPU's pair loop: j in sorted order, the element blocks of k from e_j on.
-    for sj in range(lo, lo + na - 1):
-        while sj >= lo + blk[i, ej + 1]:
+    for sj in range(lo, lo + blk_i[n_el] - 1):
+        while sj >= lo + blk_i[ej + 1]:
             ej += 1
-        inv_j = geo[sj, 3]
-        inv_j2 = inv_j * inv_j
         aj0 = geo[sj, 0]
         aj1 = geo[sj, 1]
         aj2 = geo[sj, 2]
+        inv_j = geo[sj, 3]
         # j's share is summed in registers over k and stored once.
-        gj_r = 0.0
-        gj0 = 0.0
-        gj1 = 0.0
-        gj2 = 0.0
+        gj = NO_GRADIENT
         for ek in range(ej, n_el):
-            key = (base + ej) * n_el + ek
-            g0 = ang_first[key]
-            g1 = ang_first[key + 1]
-            k0 = max(sj + 1, lo + blk[i, ek])
-            k1 = lo + blk[i, ek + 1]
-            if g0 == g1 or k0 >= k1:
-                continue
+            g0, g1, k0, k1 = element_block(base, ej, ek, n_el, sj + 1, lo, ang_first, blk_i)
             for sk in range(k0, k1):
-                inv_k = geo[sk, 3]
-                bk0 = geo[sk, 0]
-                bk1 = geo[sk, 1]
-                bk2 = geo[sk, 2]
-                inv_ab = inv_j * inv_k
-                cos_t = (aj0 * bk0 + aj1 * bk1 + aj2 * bk2) * inv_ab
-                rjk = -1.0
-                c0 = 0.0
-                c1 = 0.0
-                c2 = 0.0
-                # dE/dcos t times the product of radial factors, and dE/dr of each distance.
-                s_cos = 0.0
-                s_a = 0.0
-                s_b = 0.0
-                s_c = 0.0
-                for g in range(g0, g1):
-                    q = grp_int[g, 1]
-                    row = q - rp0
-                    Ra = R[sj, row]
-                    Rb = R[sk, row]
-                    if Ra == 0.0 or Rb == 0.0:
-                        continue
-                    R3 = 1.0
-                    dR3 = 0.0
-                    narrow = grp_int[g, 0] == 3
-                    if narrow:
-                        if rjk < 0.0:
-                            c0 = bk0 - aj0
-                            c1 = bk1 - aj1
-                            c2 = bk2 - aj2
-                            rjk = math.sqrt(c0 * c0 + c1 * c1 + c2 * c2)
-                        cc = rp_cut[q]
-                        if rjk >= cut_par[cc, 0]:
-                            continue
-                        f3, df3 = cutoff_fdf(cut_kind[cc], rjk, cut_par[cc, 0], cut_par[cc, 1])
-                        eta = rp_par[q, 0]
-                        x = rjk - rp_par[q, 1]
-                        e3 = math.exp(-eta * x * x)
-                        R3 = e3 * f3
-                        dR3 = e3 * (df3 - 2.0 * eta * x * f3)
-                    # A = sum_m w N zeta lambda P^(zeta-1), B = sum_m w N P^zeta.
-                    A = 0.0
-                    B = 0.0
-                    for m in range(grp_first[g], grp_first[g + 1]):
-                        w = dEdG[i, fn_int[m, 0]]
-                        if w == 0.0:
-                            continue
-                        lam = fn_par[m, 0]
-                        plam = 1.0 + lam * cos_t
-                        if plam <= 0.0:
-                            continue
-                        zeta = fn_par[m, 1]
-                        iz = fn_int[m, 1]
-                        pz1 = power(plam, zeta - 1.0, iz - 1 if iz > 0 else -1)
-                        wn = w * fn_par[m, 2]
-                        A += wn * zeta * lam * pz1
-                        B += wn * pz1 * plam
-                    if A == 0.0 and B == 0.0:
-                        continue
-                    RR = Ra * Rb * R3
-                    s_cos += A * RR
-                    s_a += B * dR[sj, row] * Rb * R3
-                    s_b += B * Ra * dR[sk, row] * R3
-                    if narrow:
-                        s_c += B * Ra * Rb * dR3
-                if s_cos == 0.0 and s_a == 0.0 and s_b == 0.0 and s_c == 0.0:
-                    continue
-                # d cos/d r_ij = r_ik/(r_ij r_ik) - cos r_ij/r_ij^2, and j <-> k; r_jk = r_ik - r_ij.
-                ka = s_cos * cos_t * inv_j2
-                kb = s_cos * cos_t * inv_k * inv_k
-                kab = s_cos * inv_ab
-                gj_r += s_a
-                gj0 += kab * bk0 - ka * aj0
-                gj1 += kab * bk1 - ka * aj1
-                gj2 += kab * bk2 - ka * aj2
-                gk_r = gacc[sk, 0] + s_b
-                gk0 = gacc[sk, 1] + (kab * aj0 - kb * bk0)
-                gk1 = gacc[sk, 2] + (kab * aj1 - kb * bk1)
-                gk2 = gacc[sk, 3] + (kab * aj2 - kb * bk2)
-                if s_c != 0.0:
-                    t = s_c / rjk
-                    gj0 -= t * c0
-                    gj1 -= t * c1
-                    gj2 -= t * c2
-                    gk0 += t * c0
-                    gk1 += t * c1
-                    gk2 += t * c2
-                gacc[sk, 0] = gk_r
-                gacc[sk, 1] = gk0
-                gacc[sk, 2] = gk1
-                gacc[sk, 3] = gk2
-        gacc[sj, 0] += gj_r
-        gacc[sj, 1] += gj0
-        gacc[sj, 2] += gj1
-        gacc[sj, 3] += gj2
+                gj = pair_force(i, g0, g1, rp0, sj, sk, aj0, aj1, aj2, inv_j, geo[sk, 0], geo[sk, 1], geo[sk, 2],
+                                geo[sk, 3], R, dR, dEdG, grp_int, grp_first, fn_int, fn_par, rp_cut, rp_par, cut_kind,
+                                cut_par, gj, gacc)
+        add_gradient(gacc, sj, gj)
     # g_p by list entry, and W_i = -sum_p r_p (x) g_p.
-    w00 = 0.0
-    w01 = 0.0
-    w02 = 0.0
-    w10 = 0.0
-    w11 = 0.0
-    w12 = 0.0
-    w20 = 0.0
-    w21 = 0.0
-    w22 = 0.0
-    for s in range(lo, lo + blk[i, n_el + 1]):
+    w = NO_VIRIAL
+    for s in range(lo, lo + blk_i[n_el + 1]):
         d0 = geo[s, 0]
         d1 = geo[s, 1]
         d2 = geo[s, 2]
-        u = gacc[s, 0] / math.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
-        v0 = gacc[s, 1] + u * d0
-        v1 = gacc[s, 2] + u * d1
-        v2 = gacc[s, 3] + u * d2
-        p = lo + ent[s]
-        gvec[p, 0] = v0
-        gvec[p, 1] = v1
-        gvec[p, 2] = v2
-        w00 -= d0 * v0
-        w01 -= d0 * v1
-        w02 -= d0 * v2
-        w10 -= d1 * v0
-        w11 -= d1 * v1
-        w12 -= d1 * v2
-        w20 -= d2 * v0
-        w21 -= d2 * v1
-        w22 -= d2 * v2
-    virial_rows[i, 0] = w00
-    virial_rows[i, 1] = w01
-    virial_rows[i, 2] = w02
-    virial_rows[i, 3] = w10
-    virial_rows[i, 4] = w11
-    virial_rows[i, 5] = w12
-    virial_rows[i, 6] = w20
-    virial_rows[i, 7] = w21
-    virial_rows[i, 8] = w22
+        _, _, _, w = entry_gradient(gvec, lo + ent[s], gacc, s, d0, d1, d2, math.sqrt(d0 * d0 + d1 * d1 + d2 * d2), w)
+    for a in range(9):
+        virial_rows[i, a] = w[a]
 
 
 @kernel("void(int64[::1], int64[::1], float64[:, ::1], float64[:, ::1])")
@@ -652,11 +467,11 @@ def _inputs(positions, cell, species, first, neighbors, shifts, tables):
 
 
 def _common_scratch(t, n_atoms, n_entries):
-    """cat, blk, fcut, ent, geo: the scratch the value and force passes share (module docstring)."""
+    """cat, blk, fc, dfc, ent, geo: the scratch the value and force passes share (module docstring)."""
     n_cut = max(1, t.cut_kind.shape[0])
     return (_empty((n_entries,), np.int8), _empty((n_atoms, 2 * t.n_el + 3), np.int64),
-            _empty((n_atoms, 2 * n_cut), np.float64), _empty((n_entries,), np.int32),
-            _empty((n_entries, 4), np.float64))
+            cuda.device_array((n_cut, n_atoms), dtype=np.float64), cuda.device_array((n_cut, n_atoms), dtype=np.float64),
+            _empty((n_entries,), np.int32), _empty((n_entries, 4), np.float64))
 
 
 def symmetry_functions(positions, cell, species, first, neighbors, shifts, tables, n_columns):
@@ -664,18 +479,12 @@ def symmetry_functions(positions, cell, species, first, neighbors, shifts, table
 
     Parameters
     ----------
-    positions : float64 (N, 3)
-        Positions the list refers to (unwrapped), Å.
-    cell : float64 (3, 3)
-        Cell vectors as rows, Å.
-    species : int64 (N,)
-        Species index of each atom (:mod:`echemmd.kernels.descriptors`).
+    positions, cell, species, n_columns :
+        As for :func:`echemmd.kernels.descriptors.symmetry_functions`.
     first, neighbors, shifts : int64 (N + 1,), int32 (P,), int32 (P, 3)
         Full neighbour list (CSR); entries beyond the cutoffs are skipped.
     tables : DeviceTables or tuple
         :func:`device_tables` of the CPU tables (or the CPU tuple itself, uploaded on every call).
-    n_columns : int
-        Number of functions (output columns).
 
     Arrays may be device or numpy arrays (numpy arrays are copied to the device).
 
@@ -690,10 +499,10 @@ def symmetry_functions(positions, cell, species, first, neighbors, shifts, table
     out = _empty((n_atoms, int(n_columns)), np.float64)
     if n_atoms == 0:
         return out
-    cat, blk, fcut, ent, geo = _common_scratch(t, n_atoms, neighbors.shape[0])
+    scratch = _common_scratch(t, n_atoms, neighbors.shape[0])
     R = _empty((neighbors.shape[0], max(1, t.max_parts)), np.float64)
     _values[blocks(n_atoms, ATOM_THREADS), ATOM_THREADS](positions, cell, species, first, neighbors, shifts,
-                                                         *t[1:15], t.n_el, cat, blk, fcut, ent, geo, R, out)
+                                                         *t[1:15], t.n_el, *scratch, R, out)
     return out
 
 
@@ -705,7 +514,7 @@ def symmetry_function_forces(positions, cell, species, first, neighbors, shifts,
     positions, cell, species, first, neighbors, shifts, tables :
         As for :func:`symmetry_functions`.
     dEdG : float64 (N, n_columns)
-        Derivative of the energy with respect to each atom's function values, eV.
+        As for :func:`echemmd.kernels.descriptors.symmetry_function_forces`, eV.
     reverse : int64 (P,)
         Twin entry (j, i, -S) of every entry (i, j, S):
         :func:`echemmd.kernels.neighbors.reverse_entries` of the same list (or its CUDA twin).
@@ -731,7 +540,7 @@ def symmetry_function_forces(positions, cell, species, first, neighbors, shifts,
     forces = _empty((n_atoms, 3), np.float64)
     if n_atoms == 0:
         return forces, cuda.to_device(np.zeros((3, 3)))
-    cat, blk, fcut, ent, geo = _common_scratch(t, n_atoms, n_entries)
+    scratch = _common_scratch(t, n_atoms, n_entries)
     width = max(1, t.max_parts)
     R = _empty((n_entries, width), np.float64)
     dR = _empty((n_entries, width), np.float64)
@@ -739,8 +548,8 @@ def symmetry_function_forces(positions, cell, species, first, neighbors, shifts,
     gvec = _empty((n_entries, 3), np.float64)
     virial_rows = cuda.device_array((n_atoms, 9), dtype=np.float64)
     _entry_gradients[blocks(n_atoms, ATOM_THREADS), ATOM_THREADS](
-        positions, cell, species, first, neighbors, shifts, *t[1:15], t.n_el, dEdG, cat, blk, fcut, ent, geo, R, dR,
-        gacc, gvec, virial_rows)
+        positions, cell, species, first, neighbors, shifts, *t[1:15], t.n_el, dEdG, *scratch, R, dR, gacc, gvec,
+        virial_rows)
     _gather_forces[blocks(n_atoms), THREADS](first, reverse, gvec, forces)
     virial = reduce.sum_columns(virial_rows).reshape(3, 3)
     return forces, virial

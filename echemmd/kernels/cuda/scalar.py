@@ -82,7 +82,23 @@ else:
 
     sincos_2pi = device(_sincos_2pi)
 
-# Symmetry functions: (1 + lambda cos t)^zeta by repeated squaring for integer zeta, pow() otherwise.
+# Symmetry functions (kernels.descriptors): the scalar math of the CPU passes, then the functions
+# built on it by the CPU module's factories, on the device builds of their callees.
 from echemmd.kernels import descriptors as _descriptors  # noqa: E402  (appended with the descriptor kernels)
 
 power = device(_descriptors.power)
+radial_part = device(_descriptors.radial_part)
+cutoffs_at = device(_descriptors.make_cutoffs_at(cutoff_fdf))
+radial_part_at = device(_descriptors.make_radial_part_at(radial_part))
+radial_values = device(_descriptors.make_radial_values(radial_part))
+radial_gradient = device(_descriptors.radial_gradient)
+jk_vector = device(_descriptors.jk_vector)
+narrow_factor = device(_descriptors.make_narrow_factor(cutoff_fdf, radial_part))
+group_radial = device(_descriptors.make_group_radial(jk_vector, narrow_factor))
+angular_power = device(_descriptors.make_angular_power(power))
+derivative_power = device(_descriptors.make_derivative_power(power))
+pair_sums = device(_descriptors.make_pair_sums(group_radial, derivative_power))
+pair_force = device(_descriptors.make_pair_force(pair_sums))
+add_gradient = device(_descriptors.add_gradient)
+element_block = device(_descriptors.element_block)
+entry_gradient = device(_descriptors.entry_gradient)
