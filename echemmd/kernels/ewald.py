@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from echemmd.kernels.neighbors import _pair_vector, _row, row_blocks, sum_virials
+from echemmd.kernels.neighbors import _add_outer, _pair_vector, _row, row_blocks, sum_virials
 from echemmd.kernels.special import _erfc_exp, erfc_exp
 
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -75,8 +75,32 @@ def make_real_space_pair(switch_fn, erfc_exp_fn):
     return real_space_pair
 
 
+def make_real_space_entry(pair_vector_fn, real_space_pair_fn):
+    """Build :func:`real_space_entry` on compiled ``pair_vector`` and real-space pair functions (CPU or CUDA)."""
+
+    def real_space_entry(positions, cell, sigma, i, j, shift, si2, rc2, alpha, r_on, r_off):
+        """One list entry of the real-space sum: (inside, r_ij (3 values), |r_ij|, f, df/dr).
+
+        ``inside`` is False (and the rest unset) for r^2 >= rc2; gamma = sqrt(2 (sigma_i^2 +
+        sigma_j^2)) with ``si2`` = sigma_i^2 precomputed for the row, 0 for two point charges.
+        Units as :func:`make_real_space_pair`.
+        """
+        d0, d1, d2 = pair_vector_fn(positions, cell, i, j, shift)
+        r2 = d0 * d0 + d1 * d1 + d2 * d2
+        if r2 >= rc2:
+            return False, d0, d1, d2, 0.0, 0.0, 0.0
+        r = math.sqrt(r2)
+        s2 = si2 + sigma[j] * sigma[j]
+        gamma = math.sqrt(2.0 * s2) if s2 > 0.0 else 0.0
+        f, df = real_space_pair_fn(r, alpha, gamma, r_on, r_off)
+        return True, d0, d1, d2, r, f, df
+
+    return real_space_entry
+
+
 _switch = njit(inline="always")(switch)
 _real_space_pair = njit(inline="always")(make_real_space_pair(_switch, _erfc_exp))
+_real_space_entry = njit(inline="always")(make_real_space_entry(_pair_vector, _real_space_pair))
 #: The pair kernel as plain Python (for tests and tools).
 real_space_pair = make_real_space_pair(switch, erfc_exp)
 
@@ -143,12 +167,7 @@ def real_space(positions, cell, charges, sigma, first, neighbors, shifts, alpha,
     for b in prange(n_blocks):
         phi = phi_b[b]
         fb = f_b[b]
-        w00 = 0.0
-        w11 = 0.0
-        w22 = 0.0
-        w12 = 0.0
-        w02 = 0.0
-        w01 = 0.0
+        w = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
         for i in range(bounds[b], bounds[b + 1]):
             qi = charges[i]
             si2 = sigma[i] * sigma[i]
@@ -164,14 +183,10 @@ def real_space(positions, cell, charges, sigma, first, neighbors, shifts, alpha,
                     continue
                 if targets is not None and not (targets[i] or targets[j]):
                     continue
-                d0, d1, d2 = _pair_vector(positions, cell, i, j, row_shifts[t])
-                r2 = d0 * d0 + d1 * d1 + d2 * d2
-                if r2 >= rc2:
+                inside, d0, d1, d2, r, f, df = _real_space_entry(positions, cell, sigma, i, j, row_shifts[t], si2,
+                                                                 rc2, alpha, r_on, r_off)
+                if not inside:
                     continue
-                r = math.sqrt(r2)
-                s2 = si2 + sigma[j] * sigma[j]
-                gamma = math.sqrt(2.0 * s2) if s2 > 0.0 else 0.0
-                f, df = _real_space_pair(r, alpha, gamma, r_on, r_off)
                 p += qj * f
                 phi[j] += qi * f
                 if want_forces:
@@ -183,23 +198,14 @@ def real_space(positions, cell, charges, sigma, first, neighbors, shifts, alpha,
                     fb[j, 1] += g * d1
                     fb[j, 2] += g * d2
                     if want_virial:
-                        w00 += g * d0 * d0
-                        w11 += g * d1 * d1
-                        w22 += g * d2 * d2
-                        w12 += g * d1 * d2
-                        w02 += g * d0 * d2
-                        w01 += g * d0 * d1
+                        w = _add_outer(w, g, d0, d1, d2)
             phi[i] += p
             if want_forces:
                 fb[i, 0] += f0
                 fb[i, 1] += f1
                 fb[i, 2] += f2
-        virial_b[b, 0] = w00
-        virial_b[b, 1] = w11
-        virial_b[b, 2] = w22
-        virial_b[b, 3] = w12
-        virial_b[b, 4] = w02
-        virial_b[b, 5] = w01
+        for c in range(6):
+            virial_b[b, c] = w[c]
     phi_out = np.zeros(n)
     forces = np.zeros((n, 3))
     for i in prange(n):

@@ -312,6 +312,43 @@ def pair_vector(positions, cell, i, j, shift):
 _pair_vector = njit(inline="always")(pair_vector)
 
 
+def add_outer(w, g, d0, d1, d2):
+    """w + g d (x) d for a symmetric tensor kept as the 6-tuple (xx, yy, zz, yz, xz, xy).
+
+    The pair kernels' virial sums, CPU and CUDA: each component is its own running sum, so the
+    order of the additions is that of the loop that calls it.
+    """
+    return (w[0] + g * d0 * d0, w[1] + g * d1 * d1, w[2] + g * d2 * d2,
+            w[3] + g * d1 * d2, w[4] + g * d0 * d2, w[5] + g * d0 * d1)
+
+
+_add_outer = njit(inline="always")(add_outer)
+
+
+def make_closest_in_row(pair_vector_fn):
+    """Build :func:`closest_in_row` on a compiled ``pair_vector`` (CPU or CUDA device function)."""
+
+    def closest_in_row(positions, cell, first, neighbors, shifts, i):
+        """(r^2, j) of the nearest partner j >= i in row i of a list, Å^2; (inf, -1) for none."""
+        best = math.inf
+        bj = -1
+        for p in range(first[i], first[i + 1]):
+            j = neighbors[p]
+            if j < i:
+                continue
+            d0, d1, d2 = pair_vector_fn(positions, cell, i, j, shifts[p])
+            r2 = d0 * d0 + d1 * d1 + d2 * d2
+            if r2 < best:
+                best = r2
+                bj = j
+        return best, bj
+
+    return closest_in_row
+
+
+_closest_in_row = njit(inline="always")(make_closest_in_row(_pair_vector))
+
+
 @njit(inline="always")
 def _row(first, neighbors, shifts, i):
     """(offset, neighbours, shifts) of row i of a CSR list, the last two as views indexed from 0.
@@ -390,19 +427,7 @@ def closest_pair(positions, cell, first, neighbors, shifts):
     best_r2 = np.full(n, np.inf)
     best_j = np.full(n, -1, dtype=np.int64)
     for i in prange(n):
-        b = np.inf
-        bj = -1
-        for p in range(first[i], first[i + 1]):
-            j = neighbors[p]
-            if j < i:
-                continue
-            d0, d1, d2 = _pair_vector(positions, cell, i, j, shifts[p])
-            r2 = d0 * d0 + d1 * d1 + d2 * d2
-            if r2 < b:
-                b = r2
-                bj = j
-        best_r2[i] = b
-        best_j[i] = bj
+        best_r2[i], best_j[i] = _closest_in_row(positions, cell, first, neighbors, shifts, i)
     best = np.inf
     bi = -1
     bj = -1

@@ -20,7 +20,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from echemmd.kernels.neighbors import _pair_vector, _row, row_blocks, sum_virials
+from echemmd.kernels.neighbors import _add_outer, _pair_vector, _row, row_blocks, sum_virials
 
 LENNARD_JONES = 0
 BORN_MAYER_HUGGINS = 1
@@ -129,12 +129,7 @@ def pair_forces(style, positions, cell, types, params, first, neighbors, shifts,
     for b in prange(n_blocks):
         f = buf[b]
         e_acc = 0.0
-        w00 = 0.0
-        w01 = 0.0
-        w02 = 0.0
-        w11 = 0.0
-        w12 = 0.0
-        w22 = 0.0
+        w = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
         for i in range(bounds[b], bounds[b + 1]):
             ti = types[i]
             f0 = 0.0
@@ -157,22 +152,13 @@ def pair_forces(style, positions, cell, types, params, first, neighbors, shifts,
                 f[j, 2] += g * d2
                 if want_energy_virial:
                     e_acc += e
-                    w00 += g * d0 * d0
-                    w01 += g * d0 * d1
-                    w02 += g * d0 * d2
-                    w11 += g * d1 * d1
-                    w12 += g * d1 * d2
-                    w22 += g * d2 * d2
+                    w = _add_outer(w, g, d0, d1, d2)
             f[i, 0] += f0
             f[i, 1] += f1
             f[i, 2] += f2
         energy_b[b] = e_acc
-        virial_b[b, 0] = w00
-        virial_b[b, 1] = w11
-        virial_b[b, 2] = w22
-        virial_b[b, 3] = w12
-        virial_b[b, 4] = w02
-        virial_b[b, 5] = w01
+        for c in range(6):
+            virial_b[b, c] = w[c]
     forces = np.zeros((n, 3))
     for i in prange(n):
         for b in range(n_blocks):

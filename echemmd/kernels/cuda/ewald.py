@@ -53,8 +53,8 @@ from echemmd.kernels.cuda import reduce
 from echemmd.kernels.cuda.launch import THREADS, blocks, kernel
 from echemmd.kernels.cuda.launch import to_device as _dev
 from echemmd.kernels.cuda.scalar import ewald_self_potential as _self_potential
-from echemmd.kernels.cuda.scalar import pair_vector as _pair_vector
-from echemmd.kernels.cuda.scalar import real_space_pair as _real_space_pair
+from echemmd.kernels.cuda.scalar import add_outer as _add_outer
+from echemmd.kernels.cuda.scalar import real_space_entry as _real_space_entry
 from echemmd.kernels.cuda.scalar import sincos_2pi as _sincos_2pi
 from echemmd.units import KE
 
@@ -97,12 +97,7 @@ def _real_space_rows(positions, cell, charges, sigma, first, neighbors, shifts, 
     f0 = 0.0
     f1 = 0.0
     f2 = 0.0
-    w00 = 0.0
-    w11 = 0.0
-    w22 = 0.0
-    w12 = 0.0
-    w02 = 0.0
-    w01 = 0.0
+    w = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     for e in range(first[i], first[i + 1]):
         j = neighbors[e]
         qj = charges[j]
@@ -110,14 +105,10 @@ def _real_space_rows(positions, cell, charges, sigma, first, neighbors, shifts, 
             continue  # adds nothing to row i (phi_i gets q_j f, F_i gets q_i q_j f')
         if use_targets and not (target_i or targets[j]):
             continue
-        d0, d1, d2 = _pair_vector(positions, cell, i, j, shifts[e])
-        r2 = d0 * d0 + d1 * d1 + d2 * d2
-        if r2 >= rc2:
+        inside, d0, d1, d2, r, f, df = _real_space_entry(positions, cell, sigma, i, j, shifts[e], si2, rc2, alpha,
+                                                         r_on, r_off)
+        if not inside:
             continue
-        r = math.sqrt(r2)
-        s2 = si2 + sigma[j] * sigma[j]
-        gamma = math.sqrt(2.0 * s2) if s2 > 0.0 else 0.0
-        f, df = _real_space_pair(r, alpha, gamma, r_on, r_off)
         p += qj * f
         if want_forces:
             g = -qi * qj * df / r  # force on j is g r_ij, on i -g r_ij (CPU convention)
@@ -125,12 +116,7 @@ def _real_space_rows(positions, cell, charges, sigma, first, neighbors, shifts, 
             f1 -= g * d1
             f2 -= g * d2
             if want_virial:
-                w00 += g * d0 * d0
-                w11 += g * d1 * d1
-                w22 += g * d2 * d2
-                w12 += g * d1 * d2
-                w02 += g * d0 * d2
-                w01 += g * d0 * d1
+                w = _add_outer(w, g, d0, d1, d2)
     phi[i] = ke * p
     if want_forces:
         forces[i, 0] = ke * f0
@@ -141,12 +127,7 @@ def _real_space_rows(positions, cell, charges, sigma, first, neighbors, shifts, 
         forces[i, 1] = 0.0
         forces[i, 2] = 0.0
     if want_virial:
-        wrows[i, 0] = w00
-        wrows[i, 1] = w11
-        wrows[i, 2] = w22
-        wrows[i, 3] = w12
-        wrows[i, 4] = w02
-        wrows[i, 5] = w01
+        wrows[i, 0], wrows[i, 1], wrows[i, 2], wrows[i, 3], wrows[i, 4], wrows[i, 5] = w
 
 
 @kernel("void(float64[::1], float64, boolean, float64[:, ::1])")

@@ -23,7 +23,7 @@ from echemmd.kernels import neighbors as cpu
 from echemmd.kernels.cuda import reduce
 from echemmd.kernels.cuda.launch import THREADS, blocks, device, is_device_array, kernel
 from echemmd.kernels.cuda.launch import to_device as _dev
-from echemmd.kernels.cuda.scalar import pair_vector as _pair_vector
+from echemmd.kernels.cuda.scalar import closest_in_row as _closest_in_row
 
 _image_positive = device(cpu.image_positive)
 _search_atom = device(cpu.make_search_atom(_image_positive))
@@ -287,17 +287,7 @@ def _closest_in_rows(positions, cell, first, neighbors, shifts, r2, partner):
     i = cuda.grid(1)
     if i >= positions.shape[0]:
         return
-    best = math.inf
-    bj = -1
-    for p in range(first[i], first[i + 1]):
-        j = neighbors[p]
-        if j < i:
-            continue
-        d0, d1, d2 = _pair_vector(positions, cell, i, j, shifts[p])
-        d = d0 * d0 + d1 * d1 + d2 * d2
-        if d < best:
-            best = d
-            bj = j
+    best, bj = _closest_in_row(positions, cell, first, neighbors, shifts, i)
     r2[i] = -best  # argmax finds the shortest
     partner[i] = bj
 

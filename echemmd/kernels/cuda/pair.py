@@ -11,7 +11,7 @@ from numba import cuda
 
 from echemmd.kernels.cuda import reduce
 from echemmd.kernels.cuda.launch import THREADS, blocks, kernel, to_device
-from echemmd.kernels.cuda.scalar import pair_potential, pair_vector
+from echemmd.kernels.cuda.scalar import add_outer, pair_potential, pair_vector
 from echemmd.kernels.pair import RC2_INDEX
 
 
@@ -28,12 +28,7 @@ def _pair_rows(style, positions, cell, types, params, rc2_index, first, neighbor
     f1 = 0.0
     f2 = 0.0
     e_acc = 0.0
-    w00 = 0.0
-    w11 = 0.0
-    w22 = 0.0
-    w12 = 0.0
-    w02 = 0.0
-    w01 = 0.0
+    w = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     for p in range(first[i], first[i + 1]):
         j = neighbors[p]
         tj = types[j]
@@ -47,24 +42,15 @@ def _pair_rows(style, positions, cell, types, params, rc2_index, first, neighbor
         f2 -= g * d2
         if want_energy_virial:
             e_acc += e
-            w00 += g * d0 * d0
-            w11 += g * d1 * d1
-            w22 += g * d2 * d2
-            w12 += g * d1 * d2
-            w02 += g * d0 * d2
-            w01 += g * d0 * d1
+            w = add_outer(w, g, d0, d1, d2)
     forces[i, 0] = f0
     forces[i, 1] = f1
     forces[i, 2] = f2
     if want_energy_virial:
         # Each pair is visited from both sides: half of it belongs to this row.
         per_atom[i, 0] = 0.5 * e_acc
-        per_atom[i, 1] = 0.5 * w00
-        per_atom[i, 2] = 0.5 * w11
-        per_atom[i, 3] = 0.5 * w22
-        per_atom[i, 4] = 0.5 * w12
-        per_atom[i, 5] = 0.5 * w02
-        per_atom[i, 6] = 0.5 * w01
+        per_atom[i, 1], per_atom[i, 2], per_atom[i, 3] = 0.5 * w[0], 0.5 * w[1], 0.5 * w[2]
+        per_atom[i, 4], per_atom[i, 5], per_atom[i, 6] = 0.5 * w[3], 0.5 * w[4], 0.5 * w[5]
 
 
 def pair_forces(style, positions, cell, types, params, first, neighbors, shifts, want_energy_virial=True,

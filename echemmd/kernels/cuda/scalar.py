@@ -16,6 +16,9 @@ real_space_pair = device(ewald.make_real_space_pair(switch, erfc_exp))
 lennard_jones = device(pair.lennard_jones)
 born_mayer_huggins = device(pair.born_mayer_huggins)
 pair_vector = device(neighbors.pair_vector)
+add_outer = device(neighbors.add_outer)
+closest_in_row = device(neighbors.make_closest_in_row(pair_vector))
+real_space_entry = device(ewald.make_real_space_entry(pair_vector, real_space_pair))
 pair_potential = device(pair.make_pair(lennard_jones, born_mayer_huggins))
 
 # Activations (kernels.activations): the scalar functions, then the chains built on them by the
