@@ -98,3 +98,33 @@ def test_qeq_md_follows_cpu():
     assert np.abs(gpu.system.charges).max() > 0.05  # charges moved off zero
     assert abs(gpu.system.charges.sum()) < 1e-10
     assert SIGMA > 0
+
+
+def test_cg_scalars_stay_on_the_device(monkeypatch):
+    """A device CG iteration reads the host once (the residual, d.A.d and the multiplier in one copy)."""
+    import sys
+
+    system = _salt()
+    qeq = {"Na": QEqParameters(chi=-2.0, hardness=6.0, sigma=0.7), "Cl": QEqParameters(chi=3.0, hardness=5.0, sigma=0.9)}
+    ewald = Ewald(accuracy=1e-5, sigma={"Na": 0.7, "Cl": 0.9})
+    ewald.setup(system)
+    solver = ChargeSolver(ewald, qeq=qeq, total_charge=0.0, tolerance=1e-9)
+    ff = ForceField([ewald], NeighborList(ewald.cutoff, 0.5), charge_solver=solver)
+    gpu = CudaSimulation(system, ff, VelocityVerlet(dt=2.0))
+    gpu.run(1)  # builds the device force field
+    device_solver = gpu.forcefield.charge_solver
+    array_type = type(device_solver._s)
+    reads = []
+    original = array_type.copy_to_host
+
+    def counted(self, *args, **kwargs):
+        caller = sys._getframe(1).f_code.co_filename
+        if caller.endswith("charges.py"):
+            reads.append(caller)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(array_type, "copy_to_host", counted)
+    gpu.run(1)
+    info = device_solver.last
+    assert info.iterations >= 5
+    assert len(reads) == info.iterations + 1

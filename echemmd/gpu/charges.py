@@ -1,8 +1,11 @@
 """The charge solver on the device: projected, Jacobi-preconditioned CG with A·v from the device Ewald sum.
 
 The iteration is :meth:`echemmd.charges.ChargeSolver._pcg` step for step (the same scalars, the
-same stopping rule, the same error when it does not converge); its vectors live on the device
-and each iteration brings six numbers to the host. The set-up is the CPU solver's own: the
+same stopping rule, the same error when it does not converge); its vectors and its scalars live
+on the device (``kernels.cuda.charges``: the dot products reduce into a scalar vector that the
+vector kernels read their coefficients from), and each iteration brings one read of three
+numbers to the host (the residual's sum of squares, d.A.d and the multiplier) for the stopping
+rule. The set-up is the CPU solver's own: the
 variable atoms, chi, J, psi, the field, the target total charge, the Jacobi diagonal and, for
 frozen electrodes without QEq atoms, the dense matrix A_vv (built once on the host from the same
 terms as the sum, then copied to the device: each CG product is one dense matrix-vector product).
@@ -89,6 +92,12 @@ class DeviceChargeSolver:
         self._zero_v = cuda.to_device(np.zeros(nv))
         self._pos_v = cuda.device_array((nv, 3))
         self._dot_scratch = cuda.device_array((reduce.MAX_LANES, 1))
+        scalars = np.zeros(ops.N_SCALARS)
+        scalars[ops.S_INV] = self._sum_inv_m
+        scalars[ops.ONE] = 1.0
+        scalars[ops.TARGET] = self._q_target
+        self._s = cuda.to_device(scalars)
+        self._s_host = cuda.pinned_array(ops.N_READ)
         self._term_forces = cuda.device_array((n, 3))
         self._term_rows = cuda.device_array((n, 7))
         self._previous = None if solver.previous is None else cuda.to_device(np.asarray(solver.previous))
@@ -103,8 +112,20 @@ class DeviceChargeSolver:
         return None if self._previous is None else self._previous.copy_to_host()
 
     # ------------------------------------------------------------------ the solve
-    def _dot(self, a, b) -> float:
-        return ops.host_dot(a, b, self._dot_scratch)
+    def _dot_into(self, slot, a, b):
+        """s[slot] = a . b on the device."""
+        reduce.dot(a, b, out=self._s[slot:slot + 1], scratch=self._dot_scratch)
+
+    def _read(self):
+        """(r.r, d.A.d, mu) from the device: the iteration's one read."""
+        self._s[:ops.N_READ].copy_to_host(self._s_host)
+        return float(self._s_host[0]), float(self._s_host[1]), float(self._s_host[2])
+
+    def _restore_total(self, q):
+        """q += inv_m (target - sum q) / sum(inv_m): the feasible start, and the exact total at the end."""
+        reduce.sum_columns(q, out=self._s[ops.SUM:ops.SUM + 1], scratch=self._dot_scratch)
+        ops.set_difference(self._s, ops.TMP, ops.TARGET, ops.SUM)
+        ops.axpy_ratio(q, self._s, ops.TMP, ops.S_INV, self._inv_m)
 
     def _apply(self, state, neighbors, d, out):
         """out = (A_vv + J) d."""
@@ -139,8 +160,7 @@ class DeviceChargeSolver:
         else:
             q.copy_to_device(self._current)
         if not resuming:
-            shift = (self._q_target - ops.host_sum(q)) / self._sum_inv_m
-            ops.axpy(q, shift, self._inv_m)
+            self._restore_total(q)
         b = self._right_hand_side(state, neighbors)
         info = self._pcg(state, neighbors, b, q, resuming)
         self.last = info
@@ -153,41 +173,52 @@ class DeviceChargeSolver:
         return info
 
     def _pcg(self, state, neighbors, b, q, resuming):
-        inv_m, s_inv = self._inv_m, self._sum_inv_m
+        inv_m, sc = self._inv_m, self._s
         r, g, d, hd = self._r, self._g, self._d, self._hd
         nv = self.n_variable
         self._apply(state, neighbors, q, r)
         ops.axpy(r, -1.0, b)
-        mu = self._dot(inv_m, r) / s_inv
-        ops.add_scalar(r, -mu)
-        residual = math.sqrt(self._dot(r, r) / nv)
-        history = [residual]
-        ops.project(r, inv_m, self._dot(inv_m, r) / s_inv, g)
-        rg = self._dot(r, g)
+        # mu = inv_m.r / sum(inv_m); r -= mu (see the CPU's _pcg for why r is kept free of it).
+        self._dot_into(ops.MR, inv_m, r)
+        ops.set_ratio(sc, ops.MU, ops.MR, ops.S_INV)
+        ops.subtract_ratio(r, sc, ops.MR, ops.S_INV)
+        self._dot_into(ops.MR, inv_m, r)
+        ops.project_ratio(r, inv_m, sc, ops.MR, ops.S_INV, g)
+        rg, rg_new = ops.RG_A, ops.RG_B
+        self._dot_into(rg, r, g)
         d.copy_to_device(g)
-        ops.new_direction(d, g, 0.0)  # d = -g
+        ops.new_direction_ratio(d, g, sc, ops.ZERO, ops.ONE)  # d = -g
+        self._dot_into(ops.RR, r, r)
+        rr, _, mu = self._read()
+        residual = math.sqrt(rr / nv)
+        history = [residual]
         it = 0
         if resuming and residual <= self.tolerance:
             return SolveInfo(iterations=0, residual=residual, multiplier=mu, converged=True, history=history)
         while residual > self.tolerance and it < self.max_iterations:
             self._apply(state, neighbors, d, hd)
-            dhd = self._dot(d, hd)
-            if dhd <= 0:
+            self._dot_into(ops.DHD, d, hd)
+            ops.axpy_ratio(q, sc, rg, ops.DHD, d)  # step = rg / d.A.d
+            ops.axpy_ratio(r, sc, rg, ops.DHD, hd)
+            self._dot_into(ops.MR, inv_m, r)
+            ops.subtract_ratio(r, sc, ops.MR, ops.S_INV)
+            ops.add_ratio(sc, ops.MU, ops.MR, ops.S_INV)
+            self._dot_into(ops.MR, inv_m, r)
+            ops.project_ratio(r, inv_m, sc, ops.MR, ops.S_INV, g)
+            self._dot_into(rg_new, r, g)
+            ops.new_direction_ratio(d, g, sc, rg_new, rg)
+            reduce.sum_columns(d, out=sc[ops.SUM:ops.SUM + 1], scratch=self._dot_scratch)
+            ops.remove_along_ratio(d, inv_m, sc, ops.SUM, ops.S_INV)
+            rg, rg_new = rg_new, rg
+            self._dot_into(ops.RR, r, r)
+            rr, dhd, mu = self._read()
+            # Checked after the iteration's kernels (one read, not two): a non-positive d.A.d spoils
+            # only the solver's own vectors, and the error stops the step before they are used.
+            if not dhd > 0:
                 raise SimulationError(f"the charge solver's matrix is not positive definite on the constraint "
                                       f"(d.A.d = {dhd:.3g} at iteration {it}); check the Gaussian widths")
-            step = rg / dhd
-            ops.axpy(q, step, d)
-            ops.axpy(r, step, hd)
-            shift = self._dot(inv_m, r) / s_inv
-            ops.add_scalar(r, -shift)
-            mu += shift
-            ops.project(r, inv_m, self._dot(inv_m, r) / s_inv, g)
-            rg_new = self._dot(r, g)
-            ops.new_direction(d, g, rg_new / rg)
-            ops.remove_along(d, inv_m, ops.host_sum(d) / s_inv)
-            rg = rg_new
             it += 1
-            residual = math.sqrt(self._dot(r, r) / nv)
+            residual = math.sqrt(rr / nv)
             history.append(residual)
         info = SolveInfo(iterations=it, residual=residual, multiplier=mu, converged=residual <= self.tolerance,
                          history=history)
@@ -196,7 +227,7 @@ class DeviceChargeSolver:
             raise SimulationError(f"charge solve did not converge: RMS residual {residual:.3g} V after {it} "
                                   f"iterations (tolerance {self.tolerance:.3g} V, max_iterations "
                                   f"{self.max_iterations})")
-        ops.axpy(q, (self._q_target - ops.host_sum(q)) / s_inv, inv_m)  # exact total despite round-off
+        self._restore_total(q)  # exact total despite round-off
         return info
 
     # ------------------------------------------------------------------ the energy term

@@ -1,8 +1,12 @@
 """CUDA kernels of the charge solver: the vector operations of projected CG and the charge energy term.
 
-The CG iteration itself (its scalars and its stopping rule) is the host's
-(``echemmd.gpu.charges``); these kernels do its work on the vectors of the variable atoms, one
-thread per entry, and the sums through :mod:`echemmd.kernels.cuda.reduce` (deterministic).
+The CG iteration's control (its stopping rule) is the host's (``echemmd.gpu.charges``); these
+kernels do its work on the vectors of the variable atoms, one thread per entry, and the sums
+through :mod:`echemmd.kernels.cuda.reduce` (deterministic). The CG scalars stay on the device, in
+a small vector ``s`` with the slots below: the dot products are reduced into their slots, and each
+vector kernel forms its coefficient as ``s[num] / s[den]`` in every thread (the same double
+division the host would do once), so an iteration brings one short read to the host (the residual,
+d.A.d and the multiplier) instead of one read per scalar.
 """
 
 import numpy as np
@@ -10,6 +14,66 @@ from numba import cuda
 
 from echemmd.kernels.cuda import reduce
 from echemmd.kernels.cuda.launch import THREADS, blocks, kernel
+
+
+#: Slots of the CG scalar vector. RR, DHD and MU come first: the host reads s[:N_READ] once an iteration.
+RR, DHD, MU, MR, RG_A, RG_B, SUM, S_INV, ONE, ZERO, TARGET, TMP = range(12)
+N_SCALARS = 12
+N_READ = 3
+
+
+@kernel("void(float64[::1], float64[::1], int64, int64, float64[::1])")
+def _axpy_ratio(y, s, num, den, x):
+    """y += (s[num] / s[den]) x."""
+    k = cuda.grid(1)
+    if k < y.shape[0]:
+        y[k] += (s[num] / s[den]) * x[k]
+
+
+@kernel("void(float64[::1], float64[::1], int64, int64)")
+def _subtract_ratio(y, s, num, den):
+    """y -= s[num] / s[den] (added as its negative, as the host's ``y += -a``)."""
+    k = cuda.grid(1)
+    if k < y.shape[0]:
+        y[k] += -(s[num] / s[den])
+
+
+@kernel("void(float64[::1], float64[::1], float64[::1], int64, int64, float64[::1])")
+def _project_ratio(r, inv_m, s, num, den, g):
+    """g = inv_m r - inv_m (s[num] / s[den]): the preconditioned residual projected onto sum = 0."""
+    k = cuda.grid(1)
+    if k < r.shape[0]:
+        g[k] = inv_m[k] * r[k]
+        g[k] -= inv_m[k] * (s[num] / s[den])
+
+
+@kernel("void(float64[::1], float64[::1], float64[::1], int64, int64)")
+def _new_direction_ratio(d, g, s, num, den):
+    """d = -g + (s[num] / s[den]) d."""
+    k = cuda.grid(1)
+    if k < d.shape[0]:
+        d[k] = -g[k] + (s[num] / s[den]) * d[k]
+
+
+@kernel("void(float64[::1], float64[::1], float64[::1], int64, int64)")
+def _remove_along_ratio(d, inv_m, s, num, den):
+    """d -= inv_m (s[num] / s[den])."""
+    k = cuda.grid(1)
+    if k < d.shape[0]:
+        d[k] -= inv_m[k] * (s[num] / s[den])
+
+
+@kernel("void(float64[::1], int64, int64, int64, int64, int64)")
+def _scalar_update(s, out, a, b, den, mode):
+    """One thread: mode 0 s[out] = s[a] / s[den]; 1 s[out] += s[a] / s[den]; 2 s[out] = s[a] - s[b]."""
+    if cuda.grid(1) != 0:
+        return
+    if mode == 0:
+        s[out] = s[a] / s[den]
+    elif mode == 1:
+        s[out] += s[a] / s[den]
+    else:
+        s[out] = s[a] - s[b]
 
 
 @kernel("void(float64[::1], int64[::1], float64[::1])")
@@ -31,38 +95,6 @@ def _axpy(y, a, x):
     k = cuda.grid(1)
     if k < y.shape[0]:
         y[k] += a * x[k]
-
-
-@kernel("void(float64[::1], float64)")
-def _add_scalar(y, a):
-    k = cuda.grid(1)
-    if k < y.shape[0]:
-        y[k] += a
-
-
-@kernel("void(float64[::1], float64[::1], float64, float64[::1])")
-def _project(r, inv_m, g_shift, g):
-    """g = inv_m r - inv_m g_shift: the preconditioned residual projected onto sum = 0."""
-    k = cuda.grid(1)
-    if k < r.shape[0]:
-        g[k] = inv_m[k] * r[k]
-        g[k] -= inv_m[k] * g_shift
-
-
-@kernel("void(float64[::1], float64[::1], float64)")
-def _new_direction(d, g, beta):
-    """d = -g + beta d."""
-    k = cuda.grid(1)
-    if k < d.shape[0]:
-        d[k] = -g[k] + beta * d[k]
-
-
-@kernel("void(float64[::1], float64[::1], float64)")
-def _remove_along(d, inv_m, c):
-    """d -= inv_m c."""
-    k = cuda.grid(1)
-    if k < d.shape[0]:
-        d[k] -= inv_m[k] * c
 
 
 @kernel("void(float64[::1], float64[::1], float64[::1], float64[::1], float64[::1])")
@@ -143,26 +175,6 @@ def axpy(y, a, x):
     _axpy[blocks(y.shape[0]), THREADS](y, float(a), x)
 
 
-def add_scalar(y, a):
-    """y += a."""
-    _add_scalar[blocks(y.shape[0]), THREADS](y, float(a))
-
-
-def project(r, inv_m, g_shift, g):
-    """g = inv_m (r - g_shift)."""
-    _project[blocks(r.shape[0]), THREADS](r, inv_m, float(g_shift), g)
-
-
-def new_direction(d, g, beta):
-    """d = -g + beta d."""
-    _new_direction[blocks(d.shape[0]), THREADS](d, g, float(beta))
-
-
-def remove_along(d, inv_m, c):
-    """d -= inv_m c."""
-    _remove_along[blocks(d.shape[0]), THREADS](d, inv_m, float(c))
-
-
 def residual(phi_v, hard, d, b, out):
     """out = phi_v + J d - b."""
     _residual[blocks(out.shape[0]), THREADS](phi_v, hard, d, b, out)
@@ -178,9 +190,44 @@ def right_hand_side(chi, psi, phi_fixed, positions_v, field, b):
     _right_hand_side[blocks(b.shape[0]), THREADS](chi, psi, phi_fixed, positions_v, field, b)
 
 
-def host_dot(a, b, scratch=None) -> float:
-    """sum_k a[k] b[k] on the device, brought to the host (one number)."""
-    return float(reduce.dot(a, b, scratch=scratch).copy_to_host()[0])
+def axpy_ratio(y, s, num, den, x):
+    """y += (s[num] / s[den]) x, the coefficient read from the device scalar vector ``s``."""
+    _axpy_ratio[blocks(y.shape[0]), THREADS](y, s, num, den, x)
+
+
+def subtract_ratio(y, s, num, den):
+    """y -= s[num] / s[den]."""
+    _subtract_ratio[blocks(y.shape[0]), THREADS](y, s, num, den)
+
+
+def project_ratio(r, inv_m, s, num, den, g):
+    """g = inv_m (r - s[num] / s[den])."""
+    _project_ratio[blocks(r.shape[0]), THREADS](r, inv_m, s, num, den, g)
+
+
+def new_direction_ratio(d, g, s, num, den):
+    """d = -g + (s[num] / s[den]) d."""
+    _new_direction_ratio[blocks(d.shape[0]), THREADS](d, g, s, num, den)
+
+
+def remove_along_ratio(d, inv_m, s, num, den):
+    """d -= inv_m s[num] / s[den]."""
+    _remove_along_ratio[blocks(d.shape[0]), THREADS](d, inv_m, s, num, den)
+
+
+def set_ratio(s, out, num, den):
+    """s[out] = s[num] / s[den] (one thread)."""
+    _scalar_update[1, 1](s, out, num, 0, den, 0)
+
+
+def add_ratio(s, out, num, den):
+    """s[out] += s[num] / s[den] (one thread)."""
+    _scalar_update[1, 1](s, out, num, 0, den, 1)
+
+
+def set_difference(s, out, a, b):
+    """s[out] = s[a] - s[b] (one thread)."""
+    _scalar_update[1, 1](s, out, a, b, 0, 2)
 
 
 def host_sum(a) -> float:
