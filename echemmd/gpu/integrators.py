@@ -19,6 +19,7 @@ from numba import cuda
 
 from echemmd.integrators import LangevinBAOAB
 from echemmd.kernels.cuda import integrate
+from echemmd.kernels.cuda.workspace import Workspace
 from echemmd.units import MVV_TO_EV
 
 
@@ -31,6 +32,7 @@ class DeviceOperations:
         self._d_half_kick = cuda.to_device(np.ascontiguousarray(self._half_kick[:, 0]))
         self._d_rows = cuda.device_array(n, dtype=np.float64)
         self._d_rows3 = cuda.device_array((n, 3), dtype=np.float64)
+        self._workspace = Workspace()
         self._mobile_mass = float(state.masses[~state.frozen].sum())
         if isinstance(self, LangevinBAOAB):
             self._d_noise = cuda.to_device(np.ascontiguousarray(self._noise[:, 0]))
@@ -46,7 +48,7 @@ class DeviceOperations:
         self._forces = result.forces
 
     def _kinetic(self, state) -> float:
-        total = integrate.mass_weighted_square_sum(state.velocities, state.d_masses, self._d_rows)
+        total = integrate.mass_weighted_square_sum(state.velocities, state.d_masses, self._d_rows, self._workspace)
         return 0.5 * MVV_TO_EV * float(total.copy_to_host()[0])
 
     def _scale_velocities(self, state, factor: float) -> None:
@@ -55,7 +57,7 @@ class DeviceOperations:
     def _remove_com(self, state) -> None:
         if self._mobile_mass > 0.0:
             integrate.remove_com_momentum(state.velocities, state.d_masses, state.d_mobile, self._mobile_mass,
-                                          self._d_rows3)
+                                          self._d_rows3, self._workspace)
 
     def _ornstein_uhlenbeck(self, state) -> None:
         # The CPU's draw, in the CPU's shape and order: both backends take the same numbers.

@@ -10,6 +10,7 @@ from numba import cuda
 from echemmd.errors import NeighborListError
 from echemmd.kernels.cuda import neighbors as kernels
 from echemmd.kernels.cuda import reduce
+from echemmd.kernels.cuda.workspace import Workspace, upload
 from echemmd.neighbors import choose_bins, perpendicular_widths, search_cell
 
 #: Room kept in the list arrays for the pairs of later builds (a denser moment of the run).
@@ -54,6 +55,7 @@ class DeviceNeighborList:
         self._pbc = None
         self._scratch = None
         self._closest = None
+        self.workspace = Workspace()
         self.last_displacement = 0.0
 
     @property
@@ -70,7 +72,8 @@ class DeviceNeighborList:
                 or not np.array_equal(state.cell, self._cell) or not np.array_equal(state.pbc, self._pbc)):
             self.build(state)
             return True
-        d2 = kernels.max_displacement_sq(state.positions, self._reference, self._scratch).copy_to_host()[0]
+        d2 = kernels.max_displacement_sq(state.positions, self._reference, self._scratch,
+                                         self.workspace).copy_to_host()[0]
         self.last_displacement = math.sqrt(max(d2, 0.0))
         limit = 0.5 * self.skin
         if d2 > limit * limit or not np.isfinite(d2):
@@ -87,20 +90,21 @@ class DeviceNeighborList:
         if np.any(pbc) and abs(np.linalg.det(search_cell(cell, pbc))) < 1e-12:
             raise NeighborListError("the cell is degenerate (zero volume) along a periodic direction")
         bcell = search_cell(cell, pbc)
-        frac, images, xw = kernels.wrap(positions, bcell, pbc)
+        ws = self.workspace
+        frac, images, xw = kernels.wrap(positions, bcell, pbc, ws)
         lo = np.zeros(3)
         span = np.ones(3)
         if not pbc.all() and n:
-            extent = reduce.column_min_max(frac).copy_to_host()  # six numbers
+            extent = reduce.column_min_max(frac, workspace=ws).copy_to_host()  # six numbers
             lo = np.where(pbc, 0.0, extent[0])
             span = np.where(pbc, 1.0, extent[1] - lo)
         span = np.maximum(span, 1e-12)
         n_bins, reach = choose_bins(perpendicular_widths(bcell) * span, pbc, self.r_list, n)
-        bin_index, bin_start, atoms_in_bins = kernels.assign_bins(frac, lo, span, n_bins)
+        bin_index, bin_start, atoms_in_bins = kernels.assign_bins(frac, lo, span, n_bins, ws)
         self.first, self.neighbors, self.shifts, self._capacity = kernels.search(
-            xw, bin_index, n_bins, pbc, reach, cuda.to_device(np.ascontiguousarray(bcell)), images, self.r_list, False,
-            bin_start, atoms_in_bins, capacity=self._capacity, margin=CAPACITY_MARGIN)
-        self.reverse = kernels.reverse_entries(self.first, self.neighbors, self.shifts)
+            xw, bin_index, n_bins, pbc, reach, upload(ws, "search_cell", bcell, np.float64), images, self.r_list,
+            False, bin_start, atoms_in_bins, capacity=self._capacity, margin=CAPACITY_MARGIN, workspace=ws)
+        self.reverse = kernels.reverse_entries(self.first, self.neighbors, self.shifts, ws)
         if self._reference is None or self._reference.shape[0] != n:
             self._reference = cuda.device_array((n, 3), dtype=np.float64)
             self._scratch = cuda.device_array(n, dtype=np.float64)
@@ -123,10 +127,11 @@ class DeviceNeighborList:
         if self._reference is None:
             return 0.0
         if self._closest is None:
-            r0 = kernels.closest_pair(self._reference, self._cell, self.first, self.neighbors, self.shifts)[0]
+            r0 = kernels.closest_pair(self._reference, self._cell, self.first, self.neighbors, self.shifts,
+                                      self.workspace)[0]
             self._closest = min(float(r0), self.r_list)
         return self._closest - 2.0 * self.last_displacement
 
     def closest_pair(self, state):
         """(r_min Å, i, j) of the closest pair in the list at the state's positions."""
-        return kernels.closest_pair(state.positions, state.cell, self.first, self.neighbors, self.shifts)
+        return kernels.closest_pair(state.positions, state.cell, self.first, self.neighbors, self.shifts, self.workspace)

@@ -10,6 +10,7 @@ from echemmd.gpu.integrators import to_device as device_integrator
 from echemmd.gpu.state import DeviceState
 from echemmd.gpu.support import out_of_memory_as_error, require_cuda
 from echemmd.kernels.cuda import integrate
+from echemmd.kernels.cuda.workspace import Workspace
 from echemmd.simulation import Simulation
 
 
@@ -24,7 +25,8 @@ class CudaSimulation(Simulation):
     Parameters
     ----------
     precision : {"float64", "mixed"}
-        Arithmetic of the atomic networks (see ``echemmd.gpu.terms.DeviceNetworkPotential``);
+        Arithmetic of the network potential's descriptors and atomic networks (see
+        ``echemmd.gpu.terms.DeviceNetworkPotential``);
         other parameters as :class:`echemmd.simulation.Simulation`.
     """
 
@@ -48,6 +50,7 @@ class CudaSimulation(Simulation):
             self.forcefield = DeviceForceField(self.forcefield, self.state, precision=self.precision)
             self.device_result = self.forcefield.compute(self.state)
             self._check_buffer = cuda.device_array(self.system.n_atoms, dtype=np.float64)
+            self._check_workspace = Workspace()
         self.state.pull(self.system)  # the solved charges
         self.result = self.device_result.to_host()
         self._synced_step = self.step
@@ -89,7 +92,7 @@ class CudaSimulation(Simulation):
         if self.device_result is None:
             return super()._check(force)
         bad, fmax, fmax_atom = integrate.force_check(self.device_result.forces, self.state.positions,
-                                                     self._check_buffer)
+                                                     self._check_buffer, self._check_workspace)
         if bad >= 0:
             self._stop_reason = (f"non-finite energy, force or position at step {self.step} "
                                  f"(atom {bad}, {self.system.symbols[bad]})")

@@ -19,6 +19,7 @@ from echemmd.kernels.cuda import network as network_kernels
 from echemmd.kernels.cuda import pair as pair_kernels
 from echemmd.kernels.cuda import reduce
 from echemmd.kernels.cuda.launch import kernel
+from echemmd.kernels.cuda.workspace import Workspace
 
 
 class DevicePairPotential:
@@ -37,11 +38,12 @@ class DevicePairPotential:
         n = system.n_atoms
         self._forces = cuda.device_array((n, 3), dtype=np.float64)
         self._per_atom = cuda.device_array((n, 7), dtype=np.float64)
+        self.workspace = Workspace()
 
     def compute(self, state, neighbors, energy_virial=True):
         return pair_kernels.pair_forces(self.style, state.positions, state.d_cell, self._types, self._params,
                                         neighbors.first, neighbors.neighbors, neighbors.shifts, bool(energy_virial),
-                                        forces=self._forces, per_atom=self._per_atom)
+                                        forces=self._forces, per_atom=self._per_atom, workspace=self.workspace)
 
 
 class DeviceEwald:
@@ -58,6 +60,10 @@ class DeviceEwald:
         self.params = ewald_kernels.upload(p.alpha, p.r_cut, term.switch, p.volume, p.slab, p.cell, term._kidx,
                                            term._kvec, term._weight, term._ksq, term._sigma)
         self._sums = cuda.device_array(7, dtype=np.float64)
+        # Two workspaces: the energy terms' results (forces) are read after the charge solver's
+        # potentials of the same step have come and gone.
+        self.workspace = Workspace()
+        self.potential_workspace = Workspace()
 
     def compute(self, state, neighbors, energy_virial=True):
         mobile = None
@@ -65,7 +71,7 @@ class DeviceEwald:
             mobile = state.d_mobile
         r = ewald_kernels.ewald_terms(self.params, state.positions, state.d_cell, state.charges, neighbors.first,
                                       neighbors.neighbors, neighbors.shifts, True, want_virial=energy_virial,
-                                      mobile=mobile)
+                                      mobile=mobile, workspace=self.workspace)
         if not energy_virial:
             return None, r.forces
         _pack_sums[1, 1](r.energies, r.virial, self._sums)

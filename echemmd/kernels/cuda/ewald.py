@@ -56,6 +56,7 @@ from echemmd.kernels.cuda.scalar import ewald_self_potential as _self_potential
 from echemmd.kernels.cuda.scalar import add_outer as _add_outer
 from echemmd.kernels.cuda.scalar import real_space_entry as _real_space_entry
 from echemmd.kernels.cuda.scalar import sincos_2pi as _sincos_2pi
+from echemmd.kernels.cuda.workspace import empty, zeros
 from echemmd.units import KE
 
 #: Threads a two-dimensional sum (structure factors, reciprocal potential) aims at: about the
@@ -150,32 +151,35 @@ def _virial_matrix(wsum, scale, use, virial):
         virial[1, 0] = virial[0, 1]
 
 
-def _bool_mask(targets, n):
+def _bool_mask(targets, n, ws=None):
     if targets is None:
-        return False, cuda.device_array(1, dtype=np.bool_)
+        return False, empty(ws, "no_mask", 1, np.bool_)
     return True, _dev(targets, np.bool_)
 
 
 def _real_space(positions, cell, charges, sigma, first, neighbors, shifts, alpha, r_cut, r_on, r_off, ke,
-                want_forces, want_virial, targets, forces_array):
-    """Launch the row kernel: (phi (N,), forces (N, 3) or a (1, 3) dummy, raw virial sums (6,) or None)."""
+                want_forces, want_virial, targets, forces_array, ws=None):
+    """Launch the row kernel: (phi (N,), forces (N, 3) or a (1, 3) dummy, raw virial sums (6,) or None).
+
+    Buffers from the workspace ``ws`` when given (see :mod:`.workspace`).
+    """
     positions = _dev(positions, np.float64)
     n = positions.shape[0]
     want_virial = bool(want_forces and want_virial)
-    use_targets, mask = _bool_mask(targets, n)
+    use_targets, mask = _bool_mask(targets, n, ws)
     neighbors = _dev(neighbors, np.int32)
     shifts = _dev(shifts, np.int32)
     if neighbors.shape[0] == 0:  # an empty list: rows are empty, the kernel reads nothing from these
-        neighbors = cuda.device_array(1, dtype=np.int32)
-        shifts = cuda.device_array((1, 3), dtype=np.int32)
-    phi = cuda.device_array(n, dtype=np.float64)
-    forces = cuda.device_array((n, 3) if (want_forces or forces_array) else (1, 3), dtype=np.float64)
-    wrows = cuda.device_array((n, 6) if want_virial else (1, 6), dtype=np.float64)
+        neighbors = empty(ws, "real.no_neighbors", 1, np.int32)
+        shifts = empty(ws, "real.no_shifts", (1, 3), np.int32)
+    phi = empty(ws, "real.phi", n)
+    forces = empty(ws, "real.forces", (n, 3) if (want_forces or forces_array) else (1, 3))
+    wrows = empty(ws, "real.virial_rows", (n, 6) if want_virial else (1, 6))
     _real_space_rows[blocks(n), THREADS](positions, _dev(cell, np.float64), _dev(charges, np.float64),
                                          _dev(sigma, np.float64), _dev(first, np.int64), neighbors, shifts,
                                          float(alpha), float(r_cut), float(r_on), float(r_off), float(ke),
                                          bool(want_forces), want_virial, use_targets, mask, phi, forces, wrows)
-    wsum = reduce.sum_columns(wrows) if want_virial and n else None
+    wsum = reduce.sum_columns(wrows, workspace=ws, name="real.virial") if want_virial and n else None
     return phi, forces, wsum
 
 
@@ -283,7 +287,7 @@ def _structure_finish(partial, use_base, base, out):
     out[1, m] = si
 
 
-def structure_factors(frac, charges, kidx, hmax, kmax, lmax, base=None, out=None):
+def structure_factors(frac, charges, kidx, hmax, kmax, lmax, base=None, out=None, workspace=None):
     """S(k) = sum_j q_j exp(i k . r_j) for the listed k (half space), e.
 
     Parameters as :func:`echemmd.kernels.ewald.structure_factors`; ``hmax, kmax, lmax`` are
@@ -299,6 +303,8 @@ def structure_factors(frac, charges, kidx, hmax, kmax, lmax, base=None, out=None
         of ``Ewald._structure_factors``).
     out : device float64 (2, K), optional
         Where to write (may be ``base``).
+    workspace : Workspace, optional
+        Where ``out`` (when not given) and the partial sums come from (:mod:`.workspace`).
 
     Returns
     -------
@@ -311,14 +317,14 @@ def structure_factors(frac, charges, kidx, hmax, kmax, lmax, base=None, out=None
     n = frac.shape[0]
     nk = kidx.shape[0]
     if out is None:
-        out = cuda.device_array((2, nk), dtype=np.float64)
+        out = empty(workspace, "structure_factors", (2, nk))
     if nk == 0:
         return out
     chunk, n_chunks = _chunks(n, nk)
     if n_chunks == 0:  # no atoms: S = 0 (or the base)
-        partial = cuda.to_device(np.zeros((1, 2, nk)))
+        partial = zeros(workspace, "structure_factors.partial", (1, 2, nk))
     else:
-        partial = cuda.device_array((n_chunks, 2, nk), dtype=np.float64)
+        partial = empty(workspace, "structure_factors.partial", (n_chunks, 2, nk))
         _structure_partials[blocks(nk * n_chunks), THREADS](frac, _dev(charges, np.float64), kidx, chunk, partial)
     use_base = base is not None
     _structure_finish[blocks(nk), THREADS](partial, use_base, _dev(base, np.float64) if use_base else out, out)
@@ -411,23 +417,23 @@ def _reciprocal_finish(partial, charges, want_forces, use_targets, targets, phi,
         forces[j, 2] = 0.0
 
 
-def _reciprocal(frac, charges, kidx, kvec, weight, sk, want_forces, targets, forces_array):
+def _reciprocal(frac, charges, kidx, kvec, weight, sk, want_forces, targets, forces_array, ws=None):
     frac = _dev(frac, np.float64)
     kidx = _dev(kidx, np.int64)
     n = frac.shape[0]
     nk = kidx.shape[0]
-    use_targets, mask = _bool_mask(targets, n)
+    use_targets, mask = _bool_mask(targets, n, ws)
     chunk, n_chunks = _chunks(nk, n)
     rows = 4 if want_forces else 1
     if n_chunks == 0 or n == 0:  # no k-vectors (or no atoms): the reciprocal sum is zero
-        partial = cuda.to_device(np.zeros((1, rows, max(n, 1))))
+        partial = zeros(ws, "reciprocal.partial", (1, rows, max(n, 1)))
     else:
-        partial = cuda.device_array((n_chunks, rows, n), dtype=np.float64)
+        partial = empty(ws, "reciprocal.partial", (n_chunks, rows, n))
         _reciprocal_partials[blocks(n * n_chunks), THREADS](frac, kidx, _dev(kvec, np.float64),
                                                             _dev(weight, np.float64), _sk_device(sk), chunk,
                                                             bool(want_forces), use_targets, mask, partial)
-    phi = cuda.device_array(n, dtype=np.float64)
-    forces = cuda.device_array((n, 3) if (want_forces or forces_array) else (1, 3), dtype=np.float64)
+    phi = empty(ws, "reciprocal.phi", n)
+    forces = empty(ws, "reciprocal.forces", (n, 3) if (want_forces or forces_array) else (1, 3))
     _reciprocal_finish[blocks(n), THREADS](partial, _dev(charges, np.float64), bool(want_forces), use_targets, mask,
                                            phi, forces)
     return phi, forces
@@ -663,15 +669,15 @@ class EwaldTerms(NamedTuple):
     sk: object  #: float64 (2, K): the structure factors used (to cache)
 
 
-def _atom_sums(params, positions, charges, phi_r):
+def _atom_sums(params, positions, charges, phi_r, ws=None):
     n = positions.shape[0]
-    rows = cuda.device_array((n, _ATOM_COLUMNS), dtype=np.float64)
+    rows = empty(ws, "atom_rows", (n, _ATOM_COLUMNS))
     _atom_rows[blocks(n), THREADS](positions, charges, params.sigma, phi_r, params.alpha, params.ke, rows)
-    return reduce.sum_columns(rows)
+    return reduce.sum_columns(rows, workspace=ws, name="atom_sums")
 
 
 def _pipeline(params, positions, cell, charges, first, neighbors, shifts, want_forces, want_virial, targets, sk,
-              energies):
+              energies, ws=None):
     """The terms of ``Ewald._evaluate`` on the device; see :func:`ewald_terms`."""
     p = params
     positions = _dev(positions, np.float64)
@@ -680,28 +686,28 @@ def _pipeline(params, positions, cell, charges, first, neighbors, shifts, want_f
     n = positions.shape[0]
     want_real_virial = bool(want_forces and want_virial)
     phi, forces, w_sums = _real_space(positions, cell, charges, p.sigma, first, neighbors, shifts, p.alpha, p.r_cut,
-                                      p.r_on, p.r_off, p.ke, want_forces, want_real_virial, targets, energies)
-    atom_sums = _atom_sums(p, positions, charges, phi)
-    frac = fractional(positions, p.inverse)
+                                      p.r_on, p.r_off, p.ke, want_forces, want_real_virial, targets, energies, ws)
+    atom_sums = _atom_sums(p, positions, charges, phi, ws)
+    frac = fractional(positions, p.inverse, out=None if ws is None else ws.array("fractional", (n, 3)))
     if sk is None:
-        sk = structure_factors(frac, charges, p.kidx, p.hmax, p.kmax, p.lmax)
+        sk = structure_factors(frac, charges, p.kidx, p.hmax, p.kmax, p.lmax, workspace=ws)
     else:
         sk = _sk_device(sk)
-    phi_k, f_k = _reciprocal(frac, charges, p.kidx, p.kvec, p.weight, sk, want_forces, targets, False)
-    use_mobile, mask = _bool_mask(targets if want_forces else None, n)
+    phi_k, f_k = _reciprocal(frac, charges, p.kidx, p.kvec, p.weight, sk, want_forces, targets, False, ws)
+    use_mobile, mask = _bool_mask(targets if want_forces else None, n, ws)
     _assemble[blocks(n), THREADS](positions, charges, p.sigma, phi, forces, phi_k, f_k, atom_sums, p.alpha, p.ke,
                                   p.volume, p.lz, p.slab, bool(want_forces), use_mobile, mask)
     if not energies:
         return phi
     nk = p.kidx.shape[0]
     if nk:
-        k_rows = cuda.device_array((nk, _K_COLUMNS), dtype=np.float64)
+        k_rows = empty(ws, "k_rows", (nk, _K_COLUMNS))
         _k_rows[blocks(nk), THREADS](p.kvec, p.weight, p.ksq, sk, p.alpha, k_rows)
-        k_sums = reduce.sum_columns(k_rows)
+        k_sums = reduce.sum_columns(k_rows, workspace=ws, name="k_sums")
     else:
-        k_sums = cuda.to_device(np.zeros(_K_COLUMNS))
-    energy = cuda.device_array(len(ENERGY_PARTS), dtype=np.float64)
-    virial = cuda.device_array((3, 3), dtype=np.float64)
+        k_sums = zeros(ws, "k_sums", _K_COLUMNS)
+    energy = empty(ws, "energies", len(ENERGY_PARTS))
+    virial = empty(ws, "virial", (3, 3))
     use_w = w_sums is not None
     _energies_virial[1, 1](atom_sums, k_sums, w_sums if use_w else k_sums, use_w, p.alpha, p.ke, p.volume, p.lz,
                            p.slab, bool(want_virial), energy, virial)
@@ -709,7 +715,7 @@ def _pipeline(params, positions, cell, charges, first, neighbors, shifts, want_f
 
 
 def ewald_terms(params, positions, cell, charges, first, neighbors, shifts, want_forces, want_virial=True,
-                mobile=None, sk=None):
+                mobile=None, sk=None, workspace=None):
     """All of ``Ewald._evaluate`` on the device: phi, forces, virial and the five energy parts.
 
     E = E_real + E_reciprocal + E_self + E_background + E_slab (DESIGN §6), with the same
@@ -735,6 +741,9 @@ def ewald_terms(params, positions, cell, charges, first, neighbors, shifts, want
     mobile : bool (N,), optional
     sk : device float64 (2, K) or host complex128 (K,), optional
         Structure factors of these charges at these positions, when already known.
+    workspace : Workspace, optional
+        Where the buffers (the results among them) come from (:mod:`.workspace`); allocated
+        when not given.
 
     Returns
     -------
@@ -742,17 +751,19 @@ def ewald_terms(params, positions, cell, charges, first, neighbors, shifts, want
         (phi, forces, virial, energies, sk), all device arrays.
     """
     return _pipeline(params, positions, cell, charges, first, neighbors, shifts, want_forces, want_virial, mobile, sk,
-                     True)
+                     True, workspace)
 
 
-def potential(params, positions, cell, charges, first, neighbors, shifts, targets=None, sk=None):
+def potential(params, positions, cell, charges, first, neighbors, shifts, targets=None, sk=None, workspace=None):
     """phi_i = dE/dq_i of charges ``charges`` at every atom (the charge solver's A·v), V: device float64 (N,).
 
     ``Ewald.potential`` on the device: real, reciprocal, self, background and slab potentials,
     no forces, no energies. ``targets`` (bool (N,)): phi exact at these atoms only, the
-    reciprocal part evaluated there only (``Ewald.potential_at``).
+    reciprocal part evaluated there only (``Ewald.potential_at``). Buffers from ``workspace``
+    when given.
     """
-    return _pipeline(params, positions, cell, charges, first, neighbors, shifts, False, False, targets, sk, False)
+    return _pipeline(params, positions, cell, charges, first, neighbors, shifts, False, False, targets, sk, False,
+                     workspace)
 
 
 # ---------------------------------------------------------------------------- dense matrix-vector product

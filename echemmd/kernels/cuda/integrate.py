@@ -12,6 +12,7 @@ from numba import cuda
 
 from echemmd.kernels.cuda import reduce
 from echemmd.kernels.cuda.launch import THREADS, blocks, kernel
+from echemmd.kernels.cuda.workspace import empty
 
 
 @kernel("void(float64[:, ::1], float64[:, ::1], float64[::1])")
@@ -138,17 +139,20 @@ def scale(velocities, factor):
     _scale[blocks(velocities.shape[0]), THREADS](velocities, float(factor))
 
 
-def mass_weighted_square_sum(velocities, masses, scratch):
-    """sum_i m_i |v_i|^2 (amu Å^2/fs^2) as a device array (1,); ``scratch`` a device array (N,)."""
+def mass_weighted_square_sum(velocities, masses, scratch, workspace=None):
+    """sum_i m_i |v_i|^2 (amu Å^2/fs^2) as a device array (1,); ``scratch`` a device array (N,).
+
+    The sum's buffers come from ``workspace`` (:mod:`.workspace`) when given.
+    """
     _kinetic_rows[blocks(velocities.shape[0]), THREADS](velocities, masses, scratch)
-    return reduce.sum_columns(scratch)
+    return reduce.sum_columns(scratch, workspace=workspace, name="kinetic")
 
 
-def remove_com_momentum(velocities, masses, mobile, total_mass, scratch):
+def remove_com_momentum(velocities, masses, mobile, total_mass, scratch, workspace=None):
     """Subtract the mass-weighted mean velocity of the mobile atoms from them (``scratch``: (N, 3))."""
     n = velocities.shape[0]
     _momentum_rows[blocks(n), THREADS](velocities, masses, mobile, scratch)
-    momentum = reduce.sum_columns(scratch)
+    momentum = reduce.sum_columns(scratch, workspace=workspace, name="momentum")
     _subtract_com[blocks(n), THREADS](velocities, mobile, momentum, float(total_mass))
 
 
@@ -162,18 +166,30 @@ def zero_rows(a, rows):
     _zero_rows[blocks(a.shape[0]), THREADS](a, rows)
 
 
-def force_check(forces, positions, scratch):
+@kernel("void(float64[::1], int64[::1], float64[::1])")
+def _pack_value_index(value, index, out):
+    """out = [value, index] (one thread): both come back in one copy."""
+    if cuda.grid(1) == 0:
+        out[0] = value[0]
+        out[1] = index[0]  # an atom index is exact in float64
+
+
+def force_check(forces, positions, scratch, workspace=None):
     """(bad_atom, fmax, fmax_atom) on the host, as :func:`echemmd.kernels.checks.force_check`.
 
-    One device pass and one reduction; three numbers come back.
+    One device pass and one reduction; one copy of two numbers comes back. Buffers from
+    ``workspace`` (:mod:`.workspace`) when given.
     """
     n = forces.shape[0]
     if n == 0:
         return -1, 0.0, 0
     _force_check_rows[blocks(n), THREADS](forces, positions, scratch)
-    value, index = reduce.argmax(scratch)
-    v = float(value.copy_to_host()[0])
-    i = int(index.copy_to_host()[0])
+    value, index = reduce.argmax(scratch, workspace=workspace, name="force_check")
+    packed = empty(workspace, "force_check.packed", 2)
+    _pack_value_index[1, 1](value, index, packed)
+    v, i = packed.copy_to_host()
+    v = float(v)
+    i = int(i)
     if not np.isfinite(v):
         return i, math.nan, i
     return -1, v, i

@@ -23,6 +23,7 @@ from echemmd.kernels import neighbors as cpu
 from echemmd.kernels.cuda import reduce
 from echemmd.kernels.cuda.launch import THREADS, blocks, device, is_device_array, kernel
 from echemmd.kernels.cuda.launch import to_device as _dev
+from echemmd.kernels.cuda.workspace import empty, upload, zeros
 from echemmd.kernels.cuda.scalar import closest_in_row as _closest_in_row
 
 _image_positive = device(cpu.image_positive)
@@ -99,36 +100,39 @@ def _sort_bins(bin_start, atoms_in_bins):
         atoms_in_bins[q + 1] = a
 
 
-def wrap(positions, cell, periodic):
+def wrap(positions, cell, periodic, workspace=None):
     """Fractional coordinates, images and wrapped positions of device ``positions`` in the binning ``cell``.
 
     ``cell`` is the (host) cell the bins are laid out in (``neighbors.search_cell``); ``periodic``
-    a host bool (3,). Returns device arrays frac (N, 3), images int64 (N, 3), xw (N, 3).
+    a host bool (3,). Returns device arrays frac (N, 3), images int64 (N, 3), xw (N, 3), from
+    ``workspace`` (:mod:`.workspace`) when given.
     """
     n = positions.shape[0]
-    frac = cuda.device_array((n, 3), dtype=np.float64)
-    images = cuda.device_array((n, 3), dtype=np.int64)
-    xw = cuda.device_array((n, 3), dtype=np.float64)
-    _wrap[blocks(n), THREADS](positions, cuda.to_device(np.ascontiguousarray(np.linalg.inv(cell))),
-                              cuda.to_device(np.ascontiguousarray(cell, dtype=np.float64)),
-                              cuda.to_device(np.asarray(periodic, dtype=np.bool_)), frac, images, xw)
+    ws = workspace
+    frac = empty(ws, "frac", (n, 3))
+    images = empty(ws, "images", (n, 3), np.int64)
+    xw = empty(ws, "wrapped", (n, 3))
+    _wrap[blocks(n), THREADS](positions, upload(ws, "inverse_cell", np.linalg.inv(cell)),
+                              upload(ws, "cell", cell, np.float64), upload(ws, "periodic", periodic, np.bool_),
+                              frac, images, xw)
     return frac, images, xw
 
 
-def assign_bins(frac, lo, span, n_bins):
+def assign_bins(frac, lo, span, n_bins, workspace=None):
     """Bins of the atoms, sorted as the CPU's: (bin_index (N, 3), bin_start, atoms_in_bins), device arrays.
 
     ``lo``, ``span`` (fractional origin and extent along each vector) and ``n_bins`` are host arrays.
+    Buffers from ``workspace`` when given.
     """
     n = frac.shape[0]
+    ws = workspace
     n_bins = np.asarray(n_bins, dtype=np.int64)
-    bin_index = cuda.device_array((n, 3), dtype=np.int64)
-    linear = cuda.device_array(n, dtype=np.int64)
-    counts = cuda.to_device(np.zeros(int(np.prod(n_bins)), dtype=np.int64))
-    _assign_bins[blocks(n), THREADS](frac, cuda.to_device(np.asarray(lo, dtype=np.float64)),
-                                     cuda.to_device(np.asarray(span, dtype=np.float64)), cuda.to_device(n_bins),
-                                     bin_index, linear, counts)
-    bin_start, atoms_in_bins = _sorted_bins(linear, counts)
+    bin_index = empty(ws, "bin_index", (n, 3), np.int64)
+    linear = empty(ws, "linear_bin", n, np.int64)
+    counts = zeros(ws, "bin_counts", int(np.prod(n_bins)), np.int64)
+    _assign_bins[blocks(n), THREADS](frac, upload(ws, "lo", lo, np.float64), upload(ws, "span", span, np.float64),
+                                     upload(ws, "n_bins", n_bins), bin_index, linear, counts)
+    bin_start, atoms_in_bins = _sorted_bins(linear, counts, ws)
     return bin_index, bin_start, atoms_in_bins
 
 
@@ -157,12 +161,12 @@ def _linear_bins(bin_index, n_bins, linear, counts):
     cuda.atomic.add(counts, lin, 1)
 
 
-def _sorted_bins(linear, counts):
+def _sorted_bins(linear, counts, ws=None):
     n = linear.shape[0]
     total = counts.shape[0]
-    bin_start = reduce.exclusive_scan(counts)
-    fill = cuda.to_device(np.zeros(total, dtype=np.int64))
-    atoms_in_bins = cuda.device_array(n, dtype=np.int64)
+    bin_start = reduce.exclusive_scan(counts, workspace=ws, name="bin_start")
+    fill = zeros(ws, "bin_fill", total, np.int64)
+    atoms_in_bins = empty(ws, "atoms_in_bins", n, np.int64)
     _fill_bins[blocks(n), THREADS](linear, bin_start, fill, atoms_in_bins)
     _sort_bins[blocks(total), THREADS](bin_start, atoms_in_bins)
     return bin_start, atoms_in_bins
@@ -192,14 +196,15 @@ def _fill_entries(xw, bin_index, n_bins, periodic, reach, bin_start, atoms_in_bi
 
 
 def search(xw, bin_index, n_bins, periodic, reach, cell, images, r_list, half, bin_start, atoms_in_bins,
-           capacity=None, margin=1.0):
+           capacity=None, margin=1.0, workspace=None):
     """Count pass, offsets, fill pass: the CSR list of binned atoms (device arrays).
 
     ``n_bins``, ``periodic`` and ``reach`` may be host or device arrays. ``capacity`` is an optional
     pair of device arrays (neighbors (P',), shifts (P', 3)) to fill when P <= P' (the list then
     holds views of their first P rows); otherwise new arrays of ``margin`` P rows are allocated.
     The device list of an MD run keeps its arrays between builds and regrows them only when a
-    build needs more (jax-md's capacity and overflow, without a failed build).
+    build needs more (jax-md's capacity and overflow, without a failed build). ``first`` and the
+    counts come from ``workspace`` (:mod:`.workspace`) when given.
 
     Returns
     -------
@@ -210,14 +215,20 @@ def search(xw, bin_index, n_bins, periodic, reach, cell, images, r_list, half, b
         The arrays the list lives in (``capacity`` itself when it was large enough).
     """
     n = xw.shape[0]
-    n_bins_d, periodic_d, reach_d = _dev(n_bins, np.int64), _dev(periodic, np.bool_), _dev(reach, np.int64)
+    ws = workspace
+
+    def device(a, name, dtype):
+        return a if is_device_array(a) else upload(ws, name, a, dtype)
+
+    n_bins_d, periodic_d, reach_d = (device(n_bins, "n_bins", np.int64), device(periodic, "periodic", np.bool_),
+                                     device(reach, "reach", np.int64))
     r2_max = float(r_list) * float(r_list)
-    counts = cuda.device_array(n, dtype=np.int64)
-    empty_j = cuda.device_array(1, dtype=np.int32)
-    empty_s = cuda.device_array((1, 3), dtype=np.int32)
+    counts = empty(ws, "entry_counts", n, np.int64)
+    empty_j = empty(ws, "no_neighbors", 1, np.int32)
+    empty_s = empty(ws, "no_shifts", (1, 3), np.int32)
     _count_entries[blocks(n), THREADS](xw, bin_index, n_bins_d, periodic_d, reach_d, bin_start, atoms_in_bins, cell,
                                        images, r2_max, bool(half), empty_j, empty_s, counts)
-    first = reduce.exclusive_scan(counts)
+    first = reduce.exclusive_scan(counts, workspace=ws, name="first")
     total = int(first[n:n + 1].copy_to_host()[0])  # the one scalar the host needs: how much to allocate
     if capacity is None or capacity[0].shape[0] < total:
         rows = max(int(total * margin), total, 1)
@@ -252,11 +263,14 @@ def _reverse(first, neighbors, shifts, out):
         out[p] = _find_reverse(first, neighbors, shifts, i, p)
 
 
-def reverse_entries(first, neighbors, shifts):
-    """Index of the twin (j, i, -S) of every entry of a full list (device int64 (P,)); see the CPU's."""
+def reverse_entries(first, neighbors, shifts, workspace=None):
+    """Index of the twin (j, i, -S) of every entry of a full list (device int64 (P,)); see the CPU's.
+
+    The result's buffer comes from ``workspace`` when given.
+    """
     first = _dev(first, np.int64)
     n = first.shape[0] - 1
-    out = cuda.device_array(max(neighbors.shape[0], 1), dtype=np.int64)[:neighbors.shape[0]]
+    out = empty(workspace, "reverse", max(neighbors.shape[0], 1), np.int64)[:neighbors.shape[0]]
     if neighbors.shape[0]:
         _reverse[blocks(n), THREADS](first, _dev(neighbors, np.int32), _dev(shifts, np.int32), out)
     return out
@@ -273,12 +287,15 @@ def _displacement_sq(positions, reference, out):
     out[i] = d0 * d0 + d1 * d1 + d2 * d2
 
 
-def max_displacement_sq(positions, reference, scratch=None):
-    """Largest squared displacement since ``reference`` (Å^2), as a device array (1,)."""
+def max_displacement_sq(positions, reference, scratch=None, workspace=None):
+    """Largest squared displacement since ``reference`` (Å^2), as a device array (1,).
+
+    Buffers from ``workspace`` (:mod:`.workspace`) when given.
+    """
     n = positions.shape[0]
-    d2 = scratch if scratch is not None else cuda.device_array(n, dtype=np.float64)
+    d2 = scratch if scratch is not None else empty(workspace, "displacement", n)
     _displacement_sq[blocks(n), THREADS](positions, reference, d2)
-    return reduce.argmax(d2)[0]
+    return reduce.argmax(d2, workspace=workspace, name="max_displacement")[0]
 
 
 @kernel("void(float64[:, ::1], float64[:, ::1], int64[::1], int32[::1], int32[:, ::1], float64[::1], int64[::1])")
@@ -292,19 +309,21 @@ def _closest_in_rows(positions, cell, first, neighbors, shifts, r2, partner):
     partner[i] = bj
 
 
-def closest_pair(positions, cell, first, neighbors, shifts):
+def closest_pair(positions, cell, first, neighbors, shifts, workspace=None):
     """Shortest pair distance in a list: host (r_min Å, i, j), as the CPU's ``closest_pair``.
 
-    The one pass runs on the device; three numbers come back.
+    The one pass runs on the device; three numbers come back. Buffers from ``workspace`` when given.
     """
     n = positions.shape[0]
     if n == 0:
         return np.inf, -1, -1
-    r2 = cuda.device_array(n, dtype=np.float64)
-    partner = cuda.device_array(n, dtype=np.int64)
-    _closest_in_rows[blocks(n), THREADS](_dev(positions, np.float64), _dev(cell, np.float64), _dev(first, np.int64),
+    ws = workspace
+    r2 = empty(ws, "closest.r2", n)
+    partner = empty(ws, "closest.partner", n, np.int64)
+    cell = cell if is_device_array(cell) else upload(ws, "closest.cell", cell, np.float64)
+    _closest_in_rows[blocks(n), THREADS](_dev(positions, np.float64), cell, _dev(first, np.int64),
                                          _dev(neighbors, np.int32), _dev(shifts, np.int32), r2, partner)
-    value, index = reduce.argmax(r2)
+    value, index = reduce.argmax(r2, workspace=ws, name="closest")
     i = int(index.copy_to_host()[0])
     best = -float(value.copy_to_host()[0])
     if not np.isfinite(best):

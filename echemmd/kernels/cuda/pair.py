@@ -54,12 +54,12 @@ def _pair_rows(style, positions, cell, types, params, rc2_index, first, neighbor
 
 
 def pair_forces(style, positions, cell, types, params, first, neighbors, shifts, want_energy_virial=True,
-                forces=None, per_atom=None):
+                forces=None, per_atom=None, workspace=None):
     """Energy, forces and virial of a pair potential over a FULL neighbour list, on the device.
 
     Parameters as :func:`echemmd.kernels.pair.pair_forces` (device or host arrays), except that the
     list holds each pair from both sides. ``forces`` (N, 3) and ``per_atom`` (N, 7) are optional
-    device buffers to reuse between steps.
+    device buffers to reuse between steps, and ``workspace`` (:mod:`.workspace`) the one for the sums.
 
     Returns
     -------
@@ -78,7 +78,7 @@ def pair_forces(style, positions, cell, types, params, first, neighbors, shifts,
                                    to_device(params, np.float64), RC2_INDEX[int(style)], to_device(first, np.int64),
                                    to_device(neighbors, np.int32), to_device(shifts, np.int32),
                                    bool(want_energy_virial), forces, per_atom)
-    sums = reduce.sum_columns(per_atom[:n]) if want_energy_virial else None
+    sums = reduce.sum_columns(per_atom[:n], workspace=workspace, name="pair_sums") if want_energy_virial else None
     return sums, forces
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from numba import cuda
 
 from echemmd.kernels.cuda.launch import THREADS, blocks, kernel
+from echemmd.kernels.cuda.workspace import empty
 
 #: Most lanes of the first pass.
 MAX_LANES = 1024
@@ -67,35 +68,36 @@ def _finish(partial, out):
         out[c] = acc
 
 
-def _scratch(scratch, n_lanes, m):
+def _scratch(scratch, n_lanes, m, workspace, name):
     if scratch is None or scratch.shape[0] < n_lanes or scratch.shape[1] != m:
-        return cuda.device_array((n_lanes, m), dtype=np.float64)
+        return empty(workspace, name, (n_lanes, m))
     return scratch[:n_lanes]
 
 
-def sum_columns(a, out=None, scratch=None):
+def sum_columns(a, out=None, scratch=None, workspace=None, name="sum_columns"):
     """Column sums of a device array (N, m) (or (N,)) into a device array (m,).
 
-    ``out`` and ``scratch`` (at least (lanes(N), m)) are allocated when not given.
+    ``out`` and ``scratch`` (at least (lanes(N), m)) are taken from ``workspace`` (under
+    ``name``, see :mod:`.workspace`) or allocated when not given.
     """
     if a.ndim == 1:
         a = a.reshape(a.shape[0], 1)
     m = a.shape[1]
     n_lanes = lanes(a.shape[0])
-    partial = _scratch(scratch, n_lanes, m)
+    partial = _scratch(scratch, n_lanes, m, workspace, name + ".partial")
     if out is None:
-        out = cuda.device_array(m, dtype=np.float64)
+        out = empty(workspace, name, m)
     _column_partials[blocks(n_lanes), THREADS](a, partial)
     _finish[1, 1](partial, out)
     return out
 
 
-def dot(a, b, out=None, scratch=None):
-    """sum_i a[i] b[i] of two device vectors into the device array ``out`` (1,)."""
+def dot(a, b, out=None, scratch=None, workspace=None, name="dot"):
+    """sum_i a[i] b[i] of two device vectors into the device array ``out`` (1,) (buffers as :func:`sum_columns`)."""
     n_lanes = lanes(a.shape[0])
-    partial = _scratch(scratch, n_lanes, 1)
+    partial = _scratch(scratch, n_lanes, 1, workspace, name + ".partial")
     if out is None:
-        out = cuda.device_array(1, dtype=np.float64)
+        out = empty(workspace, name, 1)
     _dot_partials[blocks(n_lanes), THREADS](a, b, partial)
     _finish[1, 1](partial, out)
     return out
@@ -141,13 +143,13 @@ def _min_max_finish(part_min, part_max, out):
         out[1, c] = hi
 
 
-def column_min_max(a):
+def column_min_max(a, workspace=None, name="column_min_max"):
     """Device array (2, m): the minimum (row 0) and maximum (row 1) of each column of ``a`` (N >= 1, m)."""
     m = a.shape[1]
     n_lanes = lanes(a.shape[0])
-    part_min = cuda.device_array((n_lanes, m), dtype=np.float64)
-    part_max = cuda.device_array((n_lanes, m), dtype=np.float64)
-    out = cuda.device_array((2, m), dtype=np.float64)
+    part_min = empty(workspace, name + ".min", (n_lanes, m))
+    part_max = empty(workspace, name + ".max", (n_lanes, m))
+    out = empty(workspace, name, (2, m))
     _min_max_partials[blocks(n_lanes), THREADS](a, part_min, part_max)
     _min_max_finish[1, 1](part_min, part_max, out)
     return out
@@ -198,16 +200,17 @@ def _argmax_finish(part_val, part_idx, out_val, out_idx):
     out_idx[0] = idx
 
 
-def argmax(a):
+def argmax(a, workspace=None, name="argmax"):
     """(device float64 (1,), device int64 (1,)): the largest entry of the vector ``a`` and its index.
 
     A NaN counts as larger than any number (a blow-up is found first); ties go to the lowest index.
+    Buffers from ``workspace`` under ``name`` when given.
     """
     n_lanes = lanes(a.shape[0])
-    part_val = cuda.device_array(n_lanes, dtype=np.float64)
-    part_idx = cuda.device_array(n_lanes, dtype=np.int64)
-    out_val = cuda.device_array(1, dtype=np.float64)
-    out_idx = cuda.device_array(1, dtype=np.int64)
+    part_val = empty(workspace, name + ".values", n_lanes)
+    part_idx = empty(workspace, name + ".indices", n_lanes, np.int64)
+    out_val = empty(workspace, name, 1)
+    out_idx = empty(workspace, name + ".index", 1, np.int64)
     _argmax_partials[blocks(n_lanes), THREADS](a, part_val, part_idx)
     _argmax_finish[1, 1](part_val, part_idx, out_val, out_idx)
     return out_val, out_idx
@@ -255,7 +258,7 @@ def _chunk_scan(values, offsets, out):
         out[i + 1] = acc
 
 
-def exclusive_scan(values, out=None):
+def exclusive_scan(values, out=None, workspace=None, name="exclusive_scan"):
     """CSR offsets of integer counts: out (n + 1,), out[0] = 0, out[i + 1] = values[0] + ... + values[i].
 
     Integer sums are exact, so the three passes (chunk totals, their prefix, the chunks) give the
@@ -263,9 +266,9 @@ def exclusive_scan(values, out=None):
     """
     n = values.shape[0]
     if out is None:
-        out = cuda.device_array(n + 1, dtype=np.int64)
+        out = empty(workspace, name, n + 1, np.int64)
     n_chunks = max(1, (n + SCAN_CHUNK - 1) // SCAN_CHUNK)
-    totals = cuda.device_array(n_chunks, dtype=np.int64)
+    totals = empty(workspace, name + ".totals", n_chunks, np.int64)
     _chunk_totals[blocks(n_chunks), THREADS](values, totals)
     _scan_totals[1, 1](totals)
     _chunk_scan[blocks(n_chunks), THREADS](values, totals, out)
