@@ -5,7 +5,7 @@ Usage (on a machine with an NVIDIA GPU and ``pip install -e ".[cuda]"``)::
     python benchmarks/gpu.py                     # 926, 9 260 and 97 230 atoms; CPU backend on 2 threads too
     python benchmarks/gpu.py --quick             # 926 atoms only, a few steps
     python benchmarks/gpu.py --no-cpu            # GPU only
-    python benchmarks/gpu.py --precision mixed   # float32 networks
+    python benchmarks/gpu.py --precision mixed   # float32 descriptors and networks, float64 sums
 
 The workload is ``inputs/flagship.toml`` (Au(111) | NaCl(aq) | Au(111) at 1 V: the Behler–Parrinello
 model with 90 functions per element, Ewald of Gaussian charges in the slab with the switch, the

@@ -4,7 +4,8 @@ Systems are tiny (the simulator runs every thread as Python) but reach every bra
 and 9, integer and non-integer zeta, lambda +-1, an angular group of more than ``CHUNK`` functions,
 cos and poly2 cutoffs with and without an inner cutoff, centre-restricted functions, an element
 named by no function ("other"), an element with no functions of its own, a periodic cell smaller
-than twice the cutoff (several images of one neighbour) and a slab.
+than twice the cutoff (several images of one neighbour) and a slab. Mixed precision (float32
+per-entry and per-pair math) is held to bounds derived from float32's epsilon.
 """
 
 import numpy as np
@@ -20,6 +21,15 @@ from echemmd.neighbors import NeighborList  # noqa: E402
 
 RTOL = 1e-12
 ATOL = 1e-13
+EPS32 = float(np.finfo(np.float32).eps)
+#: Mixed precision against float64, relative to the largest value. A term of G passes through
+#: ~30 float32 roundings (the pair vector's rounding, a cutoff polynomial or cosine, exp, up to
+#: log2(zeta) + 2 multiplications of the power, the products of the radial factors), each
+#: contributing up to eps/2 relative to the term, and G sums terms of one sign in float64 (no
+#: growth with their number): 32 eps of the largest G. Forces and virial contract gradients of
+#: such terms with dE/dG of either sign, which cancel: a factor 2 more.
+MIXED_G = 32 * EPS32
+MIXED_F = 64 * EPS32
 
 
 def function_set():
@@ -190,6 +200,56 @@ def test_atoms_without_functions():
     # No atomics: a second run repeats the bits.
     f2, w2 = gpu.symmetry_function_forces(*args, tables, dEdG, reverse)
     assert np.array_equal(f2.copy_to_host(), f1) and np.array_equal(w2.copy_to_host(), w1)
+
+
+@pytest.mark.parametrize("name", ["bulk", "slab"])
+def test_mixed_precision_against_float64(sf, name):
+    """precision="mixed": float32 per-entry and per-pair math, float64 sums, against the float64 CPU kernels.
+
+    The errors are of float32's size: nonzero (float32 is really used: float64 agrees to ~1e-16)
+    and within a bound derived from its epsilon (``MIXED_G``, ``MIXED_F``).
+    """
+    args = inputs(sf, name)
+    n = args[0].shape[0]
+    tables = gpu.device_tables(sf._tables, "mixed")
+    ref = cpu.symmetry_functions(*args, sf._tables, sf.n_functions)
+    G = gpu.symmetry_functions(*args, tables, sf.n_functions, precision="mixed").copy_to_host()
+    assert G.dtype == np.float64
+    dEdG = np.random.default_rng(3).normal(size=(n, sf.n_functions))
+    ref_f, ref_w = cpu.symmetry_function_forces(*args, sf._tables, dEdG)
+    # dE/dG as float32 device array, as the network term passes it.
+    f, w = gpu.symmetry_function_forces(*args, tables, cuda.to_device(dEdG.astype(np.float32)),
+                                        reverse_entries(*args[3:]), precision="mixed")
+    f, w = f.copy_to_host(), w.copy_to_host()
+    # Against the float64 CPU kernels with float32-rounded dE/dG: only the descriptors' precision differs.
+    ref_f32, ref_w32 = cpu.symmetry_function_forces(*args, sf._tables, dEdG.astype(np.float32).astype(np.float64))
+    e_g, e_f, e_w = max_rel(G, ref), max_rel(f, ref_f32), max_rel(w, ref_w32)
+    print(f"{name} mixed: G {e_g:.1e}, F {e_f:.1e}, W {e_w:.1e} (relative to the largest; eps32 = {EPS32:.1e}); "
+          f"F against float64 dE/dG {max_rel(f, ref_f):.1e}")
+    assert EPS32 / 16 < e_g < MIXED_G
+    assert EPS32 / 16 < e_f < MIXED_F
+    assert EPS32 / 16 < e_w < MIXED_F
+    # Each g_p enters F_i and F_j as the same float32 value: momentum is conserved to float64 rounding.
+    np.testing.assert_allclose(f.sum(axis=0), 0.0, atol=1e-12 * np.abs(f).max())
+
+
+def test_mixed_precision_tables_and_inputs(sf):
+    """Mixed tables: the per-entry parameters in float32, the rest as uploaded for float64; dE/dG's dtype checked."""
+    t64 = gpu.device_tables(sf._tables)
+    t32 = gpu.device_tables(sf._tables, "mixed")
+    assert gpu.device_tables(t32, "mixed") is t32 and t32.precision == "mixed" and t64.precision == "float64"
+    assert gpu.device_tables(t64, "mixed").precision == "mixed"
+    for k, (a32, host) in enumerate(zip(t32[1:15], sf._tables[1:]), start=1):
+        want = np.float32 if k in (3, 6, 9, 14) else np.asarray(host).dtype
+        assert a32.dtype == want, k
+        np.testing.assert_array_equal(a32.copy_to_host(), np.asarray(host).astype(want))
+    args = inputs(sf, "slab")
+    n = args[0].shape[0]
+    with pytest.raises(ValueError, match="float32"):
+        gpu.symmetry_function_forces(*args, t32, cuda.to_device(np.zeros((n, sf.n_functions))),
+                                     reverse_entries(*args[3:]), precision="mixed")
+    with pytest.raises(ValueError, match="precision"):
+        gpu.symmetry_functions(*args, t64, sf.n_functions, precision="float32")
 
 
 def test_device_tables():

@@ -82,7 +82,8 @@ class DeviceForceField:
         reference positions, so the rows, and the trajectory, continue exactly.
     state : echemmd.gpu.state.DeviceState
     precision : {"float64", "mixed"}
-        Arithmetic of the atomic networks.
+        Arithmetic of the network potential's descriptors and atomic networks
+        (``echemmd.gpu.terms.DeviceNetworkPotential``).
     """
 
     def __init__(self, forcefield, state, precision="float64"):

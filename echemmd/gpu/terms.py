@@ -80,7 +80,8 @@ class DeviceEwald:
     def potential(self, state, neighbors, charges, targets=None):
         """phi_i = dE/dq_i of ``charges`` (device (N,)), V; exact at ``targets`` only when given."""
         return ewald_kernels.potential(self.params, state.positions, state.d_cell, charges, neighbors.first,
-                                       neighbors.neighbors, neighbors.shifts, targets=targets)
+                                       neighbors.neighbors, neighbors.shifts, targets=targets,
+                                       workspace=self.potential_workspace)
 
 
 @kernel("void(float64[::1], float64[:, ::1], float64[::1])")
@@ -113,8 +114,15 @@ class DeviceNetworkPotential:
     term : echemmd.mlpotential.NeuralNetworkPotential
     system : echemmd.System
     precision : {"float64", "mixed"}
-        "mixed": the networks in float32 with float64 inputs, outputs and sums
-        (``kernels.cuda.network``); the descriptors stay float64.
+        "mixed": float32 descriptors and networks with float64 accumulation. The symmetry
+        functions' per-entry and per-pair math (radial functions, cutoffs, cos t,
+        (1 + lambda cos t)^zeta, the r_jk factor, their gradients) and its scratch in float32 from
+        pair vectors computed in float64 (``kernels.cuda.descriptors``); the networks' weights,
+        layer sums and activations in float32 (``kernels.cuda.network``); G, dE/dG (rounded to
+        float32 for the force pass), the sums over neighbours and pairs, the forces, the energy
+        and the virial in float64. Measured error against float64 on a small random water model
+        (``tests/test_cuda_mlp_md.py``, simulator): 2.8e-10 eV/atom in the energy (5e-9 eV for one
+        atom) and 7e-9 eV/Å, 7e-7 of the largest force, in the forces (docs/gpu.md, "Precision").
     """
 
     forces_only = False
@@ -125,7 +133,7 @@ class DeviceNetworkPotential:
         self.cutoff = term.cutoff
         self.precision = precision
         sf = term.descriptors
-        self.tables = descriptor_kernels.device_tables(sf._tables)
+        self.tables = descriptor_kernels.device_tables(sf._tables, precision)
         self.n_columns = sf.n_functions
         self.species = cuda.to_device(np.ascontiguousarray(sf.species_index(system.numbers), dtype=np.int64))
         nets = term.networks
@@ -154,14 +162,17 @@ class DeviceNetworkPotential:
                 inputs=cuda.device_array((n_e, n_in)), energy=cuda.device_array(n_e),
                 gradient=cuda.device_array((n_e, n_in))))
         self._energies = cuda.device_array(n)
-        self._dEdG = cuda.device_array((n, self.n_columns))
+        # float32 in mixed precision: the force pass's per-pair math reads dE/dG as a float32.
+        self._dEdG = cuda.device_array((n, self.n_columns),
+                                       dtype=np.float32 if precision == "mixed" else np.float64)
         self._sums = cuda.device_array(7)
 
     def atomic_energies(self, state, neighbors):
-        """Energy of each atom (device (N,), eV) and dE/dG (device (N, n_functions)); fills both buffers."""
+        """Energy of each atom (device float64 (N,), eV) and dE/dG (device (N, n_functions), eV; float32 in
+        mixed precision); fills both buffers."""
         G = descriptor_kernels.symmetry_functions(state.positions, state.d_cell, self.species, neighbors.first,
                                                   neighbors.neighbors, neighbors.shifts, self.tables,
-                                                  self.n_columns)
+                                                  self.n_columns, precision=self.precision)
         network_kernels.zero(self._dEdG)
         for el in self.elements:
             network_kernels.gather_inputs(G, el["atoms"], el["columns"], el["inputs"])
@@ -178,7 +189,7 @@ class DeviceNetworkPotential:
         with TIMER("nnp: descriptor forces"):
             forces, virial = descriptor_kernels.symmetry_function_forces(
                 state.positions, state.d_cell, self.species, neighbors.first, neighbors.neighbors, neighbors.shifts,
-                self.tables, dEdG, neighbors.reverse)
+                self.tables, dEdG, neighbors.reverse, precision=self.precision)
         total = reduce.sum_columns(energies)
         _pack_energy_virial[1, 1](total, virial, self._sums)
         return self._sums, forces

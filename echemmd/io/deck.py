@@ -465,9 +465,11 @@ KEYS: tuple[Key, ...] = (
         "Remove the centre-of-mass momentum of the mobile atoms from the initial velocities; "
         "the removed momentum is subtracted from the degrees of freedom.")),
     Key("md", "precision", "str", "float64", choices=("float64", "mixed"),
-        description="Arithmetic of the atomic networks on the `cuda` backend: `\"mixed\"` runs them in float32 with "
-                    "float64 inputs, outputs and sums (errors measured in tests/test_cuda_mlp_md.py); the CPU "
-                    "backend is always float64."),
+        description="Arithmetic of the network potential on the `cuda` backend: `\"mixed\"` evaluates the "
+                    "symmetry functions' per-neighbour and per-pair math and the atomic networks in float32, with "
+                    "float64 pair vectors, sums over neighbours and pairs, forces, energy and virial (errors "
+                    "measured in tests/test_cuda_mlp_md.py, listed in docs/gpu.md); the CPU backend is always "
+                    "float64."),
     Key("md", "backend", "str", "cpu", choices=("cpu", "cuda"),
         description="Where the step runs: `\"cpu\"` (Numba threads) or `\"cuda\"` (the whole step on an NVIDIA GPU, "
                     "the atoms' arrays resident there; needs the `cuda` extra)."),

@@ -68,64 +68,77 @@ TANH_PRE = ((_E + 1.0 / _E) / (_E - 1.0 / _E)) ** 3
 def cutoff_fdf(kind, r, r_c, alpha):
     """Cutoff function f_c(r) and its derivative, n2p2 definitions.
 
+    Type-generic: every constant is converted to the type of ``r`` (``real(...)`` below), so a
+    float32 ``r``, ``r_c`` and ``alpha`` give float32 arithmetic and results (the CUDA backend's
+    mixed precision) and float64 ones the float64 code, bit for bit. (In Numba a bare literal is
+    float64 and would promote float32 arithmetic to float64.)
+
     Parameters
     ----------
     kind : int
         n2p2 cutoff type number, 0..8 (see the module docstring).
-    r : float
+    r : float (float64 or float32)
         Distance, Å.
-    r_c : float
+    r_c : float, the type of ``r``
         Outer cutoff, Å (f_c = 0 for r >= r_c).
-    alpha : float
+    alpha : float, the type of ``r``
         Inner cutoff as a fraction of r_c, 0 <= alpha < 1; f_c = 1 below
         alpha r_c (ignored by hard, tanhu and tanh, as in n2p2).
 
     Returns
     -------
-    f : float
+    f : float, the type of ``r``
         f_c(r), dimensionless.
-    dfdr : float
+    dfdr : float, the type of ``r``
         d f_c / d r, 1/Å.
     """
+    real = type(r)
+    zero = real(0.0)
+    one = real(1.0)
     if r >= r_c:
-        return 0.0, 0.0
+        return zero, zero
     if kind == TANHU or kind == TANH:
-        t = math.tanh(1.0 - r / r_c)
+        t = math.tanh(one - r / r_c)
         t2 = t * t
-        pre = TANH_PRE if kind == TANH else 1.0
-        return pre * t * t2, 3.0 * pre * t2 * (t2 - 1.0) / r_c
+        pre = real(TANH_PRE) if kind == TANH else one
+        return pre * t * t2, real(3.0) * pre * t2 * (t2 - one) / r_c
     if kind == HARD:
-        return 1.0, 0.0
+        return one, zero
     r_ci = alpha * r_c
     if r < r_ci:
-        return 1.0, 0.0
+        return one, zero
     # The core f(x) is written inline (no call to another plain function) so the
     # same source compiles for the CPU and as a CUDA device function.
-    w = 1.0 / (r_c - r_ci)
+    w = one / (r_c - r_ci)
     x = (r - r_ci) * w
     if kind == COS:
-        return 0.5 * (math.cos(math.pi * x) + 1.0), -0.5 * math.pi * w * math.sin(math.pi * x)
+        half = real(0.5)
+        pi = real(math.pi)
+        return half * (math.cos(pi * x) + one), -half * pi * w * math.sin(pi * x)
     if kind == POLY2:
         x2 = x * x
-        return ((15.0 - 6.0 * x) * x - 10.0) * x * x2 + 1.0, w * x2 * ((60.0 - 30.0 * x) * x - 30.0)
+        return ((real(15.0) - real(6.0) * x) * x - real(10.0)) * x * x2 + one, w * x2 * (
+            (real(60.0) - real(30.0) * x) * x - real(30.0))
     if kind == POLY1:
-        return (2.0 * x - 3.0) * x * x + 1.0, w * x * (6.0 * x - 6.0)
+        return (real(2.0) * x - real(3.0)) * x * x + one, w * x * (real(6.0) * x - real(6.0))
     if kind == POLY3:
         x2 = x * x
-        return ((x * (x * (20.0 * x - 70.0) + 84.0) - 35.0) * x2 * x2 + 1.0,
-                w * x2 * x * (x * (x * (140.0 * x - 420.0) + 420.0) - 140.0))
+        return ((x * (x * (real(20.0) * x - real(70.0)) + real(84.0)) - real(35.0)) * x2 * x2 + one,
+                w * x2 * x * (x * (x * (real(140.0) * x - real(420.0)) + real(420.0)) - real(140.0)))
     if kind == POLY4:
         x4 = x * x
         x4 = x4 * x4
-        return ((x * (x * ((315.0 - 70.0 * x) * x - 540.0) + 420.0) - 126.0) * x * x4 + 1.0,
-                w * x4 * (x * (x * ((2520.0 - 630.0 * x) * x - 3780.0) + 2520.0) - 630.0))
+        return ((x * (x * ((real(315.0) - real(70.0) * x) * x - real(540.0)) + real(420.0)) - real(126.0)) * x * x4
+                + one,
+                w * x4 * (x * (x * ((real(2520.0) - real(630.0) * x) * x - real(3780.0)) + real(2520.0))
+                          - real(630.0)))
     if kind == EXP:
         # f(x) = e exp(1 / (x^2 - 1)): 1 at x = 0 and flat to all orders at x = 1.
-        t = 1.0 / (x * x - 1.0)
-        e = _E * math.exp(t)
-        return e, -2.0 * w * x * t * t * e
+        t = one / (x * x - one)
+        e = real(_E) * math.exp(t)
+        return e, -real(2.0) * w * x * t * t * e
     # Unknown numbers never reach here (the Python layer validates them); behave as hard.
-    return 1.0, 0.0
+    return one, zero
 
 
 _cutoff_fdf = njit(inline="always")(cutoff_fdf)

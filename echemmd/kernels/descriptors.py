@@ -86,7 +86,7 @@ def power(x, zeta, izeta):
     """
     if izeta < 0:
         return math.pow(x, zeta)
-    result = 1.0
+    result = type(x)(1.0)
     base = x
     n = izeta
     while n > 0:
@@ -107,6 +107,16 @@ def power(x, zeta, izeta):
 # index on the CPU, the list slot on the GPU) and a column f of the cutoff values
 # ``fc[cutoff, f]`` (the neighbour on the CPU, which keeps every neighbour's values; the atom on
 # the GPU, which keeps those of the entry it is gathering).
+#
+# Type-generic. The same functions run in float32 for the CUDA backend's mixed precision
+# (kernels.cuda.descriptors): distances, table parameters and scratch in float32 give float32
+# arithmetic, because every constant is converted to the type of a float argument
+# (``type(r)(2.0)``: a bare literal is float64 in Numba and would promote the whole expression,
+# ``float32 * 2.0`` being float64). In float64 the conversion is the identity, so the CPU builds
+# compile to the code of plain literals. Sums that start from a typed zero are per pair or per
+# entry (the groups of one pair, the radial functions of one entry); the callers keep the sums over
+# neighbours and pairs (G, gacc, the forces) in float64 arrays or float64 tuples, so they
+# accumulate in float64 whatever the terms' precision.
 
 
 def radial_part(r, eta, r_s, fc, dfc):
@@ -122,7 +132,7 @@ def radial_part(r, eta, r_s, fc, dfc):
     """
     x = r - r_s
     e = math.exp(-eta * x * x)
-    return e * fc, e * (dfc - 2.0 * eta * x * fc)
+    return e * fc, e * (dfc - type(x)(2.0) * eta * x * fc)
 
 
 def make_cutoffs_at(cutoff_fdf_fn):
@@ -146,7 +156,8 @@ def make_radial_part_at(radial_part_fn):
         """
         c = rp_cut[q]
         if r >= cut_par[c, 0]:
-            return 0.0, 0.0
+            zero = type(r)(0.0)
+            return zero, zero
         return radial_part_fn(r, rp_par[q, 0], rp_par[q, 1], fc[c, f], dfc[c, f])
 
     return radial_part_at
@@ -176,7 +187,8 @@ def radial_gradient(dEdG, i, key, r, f, rad_first, rad_int, rad_par, cut_par, fc
     The sum of dEdG[i, mu] dG_mu/dr over the functions, those of zero weight skipped. Written out
     rather than as ``w * radial_part(...)[1]``: ``w * e * (...)`` rounds as the force pass does.
     """
-    acc = 0.0
+    real = type(r)
+    acc = real(0.0)
     for q in range(rad_first[key], rad_first[key + 1]):
         cc = rad_int[q, 1]
         if r >= cut_par[cc, 0]:
@@ -186,7 +198,7 @@ def radial_gradient(dEdG, i, key, r, f, rad_first, rad_int, rad_par, cut_par, fc
             continue
         eta = rad_par[q, 0]
         x = r - rad_par[q, 1]
-        acc += w * math.exp(-eta * x * x) * (dfc[cc, f] - 2.0 * eta * x * fc[cc, f])
+        acc += w * math.exp(-eta * x * x) * (dfc[cc, f] - real(2.0) * eta * x * fc[cc, f])
     return acc
 
 
@@ -219,7 +231,8 @@ def make_narrow_factor(cutoff_fdf_fn, radial_part_fn):
         eta = rp_par[q, 0]
         r_s = rp_par[q, 1]
         if rjk >= r_c:
-            return False, 0.0, 0.0
+            zero = type(rjk)(0.0)
+            return False, zero, zero
         f3, df3 = cutoff_fdf_fn(kind, rjk, r_c, alpha)
         R3, dR3 = radial_part_fn(rjk, eta, r_s, f3, df3)
         return True, R3, dR3
@@ -240,7 +253,7 @@ def make_group_radial(jk_vector_fn, narrow_factor_fn):
             Group, and the first angular radial part of the central species (column 0 of ``R``).
         sj, sk : int
             Rows of j and k in ``R``.
-        R : float64 (.., parts)
+        R : float (.., parts), float64 or float32
             exp(-eta (r - r_s)^2) f_c(r) of every neighbour and angular radial part.
         aj0, aj1, aj2, bk0, bk1, bk2 : float
             r_ij and r_ik.
@@ -264,8 +277,8 @@ def make_group_radial(jk_vector_fn, narrow_factor_fn):
         Ra = R[sj, row]
         Rb = R[sk, row]
         narrow = grp_int[g, 0] == 3
-        R3 = 1.0
-        dR3 = 0.0
+        R3 = type(aj0)(1.0)
+        dR3 = type(aj0)(0.0)
         if Ra == 0.0 or Rb == 0.0:
             return -1, Ra, Rb, R3, dR3, narrow, jk
         if narrow:
@@ -284,9 +297,9 @@ def make_angular_power(power_fn):
 
     def angular_power(cos_t, lam, zeta, izeta):
         """(P, P^zeta) with P = 1 + lambda cos t; P^zeta is not computed (0) where P <= 0, whose terms are skipped."""
-        plam = 1.0 + lam * cos_t
+        plam = type(cos_t)(1.0) + lam * cos_t
         if plam <= 0.0:
-            return plam, 0.0
+            return plam, type(cos_t)(0.0)
         return plam, power_fn(plam, zeta, izeta)
 
     return angular_power
@@ -302,13 +315,14 @@ def make_derivative_power(power_fn):
         both (integer exponent ``izeta - 1`` where zeta is a positive integer, else pow()). Where
         P <= 0 the term is skipped: zeta and the power are neither read nor computed (0).
         """
+        real = type(cos_t)
         lam = fn_par[m, 0]
-        plam = 1.0 + lam * cos_t
+        plam = real(1.0) + lam * cos_t
         if plam <= 0.0:
-            return lam, 0.0, plam, 0.0
+            return lam, real(0.0), plam, real(0.0)
         zeta = fn_par[m, 1]
         iz = fn_int[m, 1]
-        return lam, zeta, plam, power_fn(plam, zeta - 1.0, iz - 1 if iz > 0 else -1)
+        return lam, zeta, plam, power_fn(plam, zeta - real(1.0), iz - 1 if iz > 0 else -1)
 
     return derivative_power
 
@@ -330,19 +344,21 @@ def make_pair_sums(group_radial_fn, derivative_power_fn):
         jk : tuple
             (r_jk, r_k - r_j), or ``NO_JK`` where no narrow group needed them.
         """
-        jk = NO_JK
-        s_cos = 0.0
-        s_a = 0.0
-        s_b = 0.0
-        s_c = 0.0
+        # Sums over this pair's groups (per-pair math: the type of cos t); ``NO_JK`` in that type.
+        zero = type(cos_t)(0.0)
+        jk = (type(cos_t)(NO_JK[0]), zero, zero, zero)
+        s_cos = zero
+        s_a = zero
+        s_b = zero
+        s_c = zero
         for g in range(g0, g1):
             row, Ra, Rb, R3, dR3, narrow, jk = group_radial_fn(g, rp0, sj, sk, R, aj0, aj1, aj2, bk0, bk1, bk2, jk,
                                                                grp_int, rp_cut, rp_par, cut_kind, cut_par)
             if row < 0:
                 continue
             # A = sum_m w N zeta lambda P^(zeta-1), B = sum_m w N P^zeta.
-            A = 0.0
-            B = 0.0
+            A = zero
+            B = zero
             for m in range(grp_first[g], grp_first[g + 1]):
                 w = dEdG[i, fn_int[m, 0]]
                 if w == 0.0:
@@ -446,8 +462,8 @@ def entry_gradient(gvec, p, gacc, s, d0, d1, d2, r, w):
 
     Parameters
     ----------
-    gvec : float64 (P, 3)
-        g_p by list entry.
+    gvec : float64 or float32 (P, 3)
+        g_p by list entry (float32 in the CUDA mixed precision: rounded once, after the float64 sums).
     gacc : float64 (.., 4)
         (dE/d|r_p|, the rest of dE/dr_p (3)) by neighbour.
     d0, d1, d2, r : float

@@ -52,11 +52,15 @@ entry being gathered for each of the C distinct cutoffs, computed once per (entr
 the CPU and reused by every radial function and radial part of that entry (the CPU keeps one
 column per neighbour; the shared functions take the column).
 
+In mixed precision (below) ``geo``, ``R``, ``dR``, ``gvec``, ``fc`` and ``dfc`` are float32.
+
 Memory per list entry: 37 + 8 max_parts bytes for the values, 93 + 16 max_parts for the forces
 (with max_parts = 8: ~100 and ~220 B, i.e. 1.5 / 3.3 GB for 1e5 atoms with 150 neighbours each,
-0.15 / 0.33 GB at 1e4 atoms), allocated per call and freed afterwards. Recomputing R in the pair
-loop instead would cost an exp and a cutoff per (pair, group) instead of per (neighbour, part):
-about n/2 times more transcendentals for n angular neighbours (~50x at 100).
+0.15 / 0.33 GB at 1e4 atoms); in mixed precision 21 + 4 max_parts and 65 + 8 max_parts (~53 and
+~130 B: 0.8 / 1.9 GB at 1e5 atoms, 0.08 / 0.19 GB at 1e4). Allocated per call and freed
+afterwards. Recomputing R in the pair loop instead would cost an exp and a cutoff per (pair, group)
+instead of per (neighbour, part): about n/2 times more transcendentals for n angular neighbours
+(~50x at 100).
 
 Loop order
 ----------
@@ -75,20 +79,54 @@ Loop order
 
 Results equal the CPU kernels to rounding: the per-function sums add the same terms in the same
 order; sums over entries (forces, virial) run in another order than the CPU's.
+
+Precision
+---------
+``precision="float64"`` (default) is the CPU's arithmetic. ``precision="mixed"`` (the CUDA
+backend's ``md.precision = "mixed"``) runs the same kernels and shared functions in float32 where
+the work is, and keeps float64 where values are summed:
+
+* float64: the pair vectors r_p and |r_p| (from the float64 positions and cell, so that the
+  difference of two large coordinates does not cancel; then rounded to float32 once), the
+  classification against the cutoffs, the sums into G over neighbours and pairs, the gradient
+  accumulators ``gacc`` (summed over pairs) and j's share in registers, the force gather and the
+  virial.
+* float32: everything per entry and per pair: f_c and df_c/dr, the radial factors and their
+  derivatives, cos t, (1 + lambda cos t)^zeta (``powf``, or repeated squaring), the r_jk factor,
+  the contraction of one pair's groups with dE/dG, g_p as stored for the gather; the parameter
+  tables they read (``device_tables(tables, "mixed")``), the per-entry scratch and dE/dG (the
+  network term scatters it into a float32 array).
+
+One kernel body serves both: a scalar argument ``zero`` (0.0 or float32(0.0), the house style of
+:mod:`.network`) gives the type the pair vectors are rounded to, and the shared functions of
+:mod:`echemmd.kernels.descriptors` are type-generic (their constants take the type of their float
+arguments), so Numba compiles them once per precision. In float64 the PTX is the arithmetic it was
+before the mixed mode existed (a zero read from the argument ``zero`` is the only change), and the
+CPU builds compile to the same machine code.
+
+G stays float64 in both: the networks scale their inputs as offset + factor (G - shift) in float64
+before rounding to float32 (G - shift may cancel, and a float32 G would lose those digits), and G
+(N x functions) is a small part of the memory traffic next to the per-entry scratch that the pair
+loops read (per atom ~100 columns against ~150 entries of 50-130 B).
+
+Errors against float64 (tests/test_cuda_descriptors.py, simulator): ~5 eps32 relative to the
+largest G, ~7 eps32 relative to the largest force, ~13 eps32 relative to the largest virial
+component (eps32 = 1.2e-7); each g_p enters F_i and F_j as the same float32 value, so the forces
+still sum to zero to float64 rounding.
 """
 
 import math
 from typing import NamedTuple
 
 import numpy as np
-from numba import cuda
+from numba import cuda, float64
 
 from echemmd.kernels.cuda import reduce
 from echemmd.kernels.cuda.launch import THREADS, blocks, is_device_array, kernel
 from echemmd.kernels.cuda.scalar import (add_gradient, angular_power, cutoffs_at, element_block, entry_gradient,
                                          jk_vector, narrow_factor, pair_force, pair_vector, radial_gradient,
                                          radial_part_at, radial_values)
-from echemmd.kernels.descriptors import NO_GRADIENT, NO_VIRIAL
+from echemmd.kernels.descriptors import NO_VIRIAL
 
 #: Functions of one angular group summed per sweep over the pairs (registers per thread).
 CHUNK = 4
@@ -99,13 +137,26 @@ CHUNK = 4
 #: 132 SMs of an H100, against 79 blocks of 128 threads leaving 53 SMs idle).
 ATOM_THREADS = 32
 
+#: Precisions of the host functions: the float type of the per-entry and per-pair math and of its
+#: scratch and parameter tables (module docstring, "Precision").
+PRECISIONS = {"float64": np.float64, "mixed": np.float32}
+
+
+def _real(precision):
+    """The numpy float type of ``precision`` ("float64" or "mixed")."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
+    return PRECISIONS[precision]
+
 
 class DeviceTables(NamedTuple):
     """The parameter tables of :mod:`echemmd.kernels.descriptors` on the device.
 
     Entries 0-14 are the CPU tuple (``n_el`` a Python int, the rest device arrays of the same
-    dtypes and shapes); ``max_parts`` is the largest number of angular radial parts of one
-    species (the width of the R scratch). Built by :func:`device_tables`.
+    shapes and of the CPU dtypes, except that for ``precision`` "mixed" the parameters the
+    per-entry math reads, ``cut_par``, ``rad_par``, ``rp_par`` and ``fn_par``, are float32);
+    ``max_parts`` is the largest number of angular radial parts of one species (the width of the
+    R scratch). Built by :func:`device_tables`.
     """
 
     n_el: int
@@ -124,10 +175,14 @@ class DeviceTables(NamedTuple):
     fn_int: object
     fn_par: object
     max_parts: int
+    precision: str = "float64"
 
 
 _TABLE_DTYPES = (None, np.float64, np.int64, np.float64, np.int64, np.int64, np.float64, np.int64, np.int64,
                  np.float64, np.int64, np.int64, np.int64, np.int64, np.float64)
+#: The tables in the precision's float type (the others keep theirs: ``center_rc`` is read only by
+#: the classification, which runs in float64 in both precisions).
+_REAL_TABLES = (3, 6, 9, 14)
 
 
 def _empty(shape, dtype):
@@ -148,29 +203,44 @@ def _dev(a, dtype):
     return cuda.to_device(a)
 
 
-def device_tables(tables):
+def device_tables(tables, precision="float64"):
     """Upload the CPU parameter tables once; pass the result to the host functions below.
 
     Parameters
     ----------
     tables : tuple
         The 15 tables of :mod:`echemmd.kernels.descriptors` (``SymmetryFunctions._tables``), or a
-        :class:`DeviceTables` (returned unchanged).
+        :class:`DeviceTables` (returned unchanged when of ``precision``, else converted).
+    precision : {"float64", "mixed"}
+        "mixed": the parameters of the per-entry math (cutoffs Å, eta 1/Å^2, r_s Å, lambda, zeta,
+        2^(1 - zeta)) rounded to float32 once, here.
 
     Returns
     -------
     DeviceTables
-        ``n_el`` (int), the 14 arrays on the device, and ``max_parts`` (int).
+        ``n_el`` (int), the 14 arrays on the device, ``max_parts`` (int) and ``precision``.
     """
+    real = _real(precision)
     if isinstance(tables, DeviceTables):
-        return tables
+        if tables.precision == precision:
+            return tables
+        # Another precision: the same tables with the float ones converted (through the host: once).
+        arrays = list(tables[1:15])
+        for k in _REAL_TABLES:
+            arrays[k - 1] = _dev(arrays[k - 1].copy_to_host(), real)
+        return DeviceTables(tables.n_el, *arrays, tables.max_parts, precision)
     if len(tables) != 15:
         raise ValueError(f"expected the 15 symmetry-function tables, got {len(tables)} entries")
     rp_first = tables[7]
     rp_first = rp_first.copy_to_host() if is_device_array(rp_first) else np.asarray(rp_first)
     max_parts = int(np.max(np.diff(rp_first))) if rp_first.shape[0] > 1 else 0
-    arrays = [_dev(a, dt) for a, dt in zip(tables[1:], _TABLE_DTYPES[1:])]
-    return DeviceTables(int(tables[0]), *arrays, max_parts)
+    arrays = []
+    for k in range(1, 15):
+        a = tables[k]
+        if k in _REAL_TABLES and real != np.float64:
+            a = a.copy_to_host() if is_device_array(a) else a
+        arrays.append(_dev(a, real if k in _REAL_TABLES else _TABLE_DTYPES[k]))
+    return DeviceTables(int(tables[0]), *arrays, max_parts, precision)
 
 
 # ---------------------------------------------------------------------------- device helpers
@@ -211,16 +281,20 @@ def _classify(i, c, positions, cell, species, first, neighbors, shifts, n_el, ce
 
 
 @cuda.jit(device=True)
-def _entry(i, p, positions, cell, neighbors, shifts, cut_kind, cut_par, fc, dfc):
+def _entry(i, p, positions, cell, neighbors, shifts, cut_kind, cut_par, fc, dfc, zero):
     """r_p and |r_p| of entry p of row i; f_c and df_c/dr at |r_p| of every distinct cutoff into column i of ``fc``, ``dfc``.
 
     Computed once per (entry, cutoff) as on the CPU, and read by every radial function and radial
-    part of the entry.
+    part of the entry. r_p and |r_p| are computed in float64 from the float64 positions (a
+    difference of large coordinates cancels: rounding them first would lose the digits of a
+    short vector), then rounded to the type of ``zero``, the precision of everything after
+    (the identity in float64).
     """
+    real = type(zero)
     d0, d1, d2 = pair_vector(positions, cell, i, neighbors[p], shifts[p])
-    r = math.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
+    r = real(math.sqrt(d0 * d0 + d1 * d1 + d2 * d2))
     cutoffs_at(i, r, cut_kind, cut_par, fc, dfc)
-    return d0, d1, d2, r
+    return real(d0), real(d1), real(d2), r
 
 
 @cuda.jit(device=True)
@@ -232,21 +306,24 @@ def _slot(i, p, e, n_el, lo, blk, ent, geo, d0, d1, d2, r):
     geo[s, 0] = d0
     geo[s, 1] = d1
     geo[s, 2] = d2
-    geo[s, 3] = 1.0 / r
+    geo[s, 3] = type(r)(1.0) / r
     return s
 
 
 @cuda.jit(device=True)
-def _function(m, m_end, fn_par, fn_int):
-    """(lambda, zeta, integer zeta) of angular function m of a chunk, or zeros past the group's end m_end."""
+def _function(m, m_end, fn_par, fn_int, zero):
+    """(lambda, zeta, integer zeta) of angular function m of a chunk, or zeros (``zero``'s type) past its end m_end."""
     if m >= m_end:
-        return 0.0, 0.0, 0
+        return zero, zero, 0
     return fn_par[m, 0], fn_par[m, 1], fn_int[m, 1]
 
 
 @cuda.jit(device=True)
 def _add_term(acc, cos_t, lam, zeta, izeta, rad):
-    """acc + (1 + lambda cos t)^zeta rad, or acc where 1 + lambda cos t <= 0 (a skipped term, as on the CPU)."""
+    """acc + (1 + lambda cos t)^zeta rad, or acc where 1 + lambda cos t <= 0 (a skipped term, as on the CPU).
+
+    The term in the precision of ``cos_t`` and ``rad``, added to the float64 sum ``acc``.
+    """
     plam, pz = angular_power(cos_t, lam, zeta, izeta)
     if plam <= 0.0:
         return acc
@@ -261,22 +338,33 @@ def _store_sum(out, i, m, m_end, acc, fn_int, fn_par):
 
 
 # ---------------------------------------------------------------------------- signatures
+# One kernel body per pass for both precisions; its signatures are built from the float type
+# ``real`` of the per-entry math, scratch and parameter tables ("float64" or "float32"). The list,
+# G, the force-pass accumulators (gacc), the forces and the virial are float64 in both.
+_REALS = ("float64", "float32")
 _LIST = "float64[:, ::1], float64[:, ::1], int64[::1], int64[::1], int32[::1], int32[:, ::1]"
-# center_rc, cut_kind, cut_par, rad_first, rad_int, rad_par, rp_first, rp_cut, rp_par, ang_first,
-# grp_int, grp_first, fn_int, fn_par, n_el
-_TABLES = ("float64[:, ::1], int64[::1], float64[:, ::1], int64[::1], int64[:, ::1], float64[:, ::1], int64[::1], "
-           "int64[::1], float64[:, ::1], int64[::1], int64[:, ::1], int64[::1], int64[:, ::1], float64[:, ::1], int64")
-# cat, blk, fc, dfc, ent, geo
-_SCRATCH = "int8[::1], int64[:, ::1], float64[:, ::1], float64[:, ::1], int32[::1], float64[:, ::1]"
+
+
+def _tables_signature(real):
+    """center_rc, cut_kind, cut_par, rad_first, rad_int, rad_par, rp_first, rp_cut, rp_par, ang_first,
+    grp_int, grp_first, fn_int, fn_par, n_el."""
+    return (f"float64[:, ::1], int64[::1], {real}[:, ::1], int64[::1], int64[:, ::1], {real}[:, ::1], int64[::1], "
+            f"int64[::1], {real}[:, ::1], int64[::1], int64[:, ::1], int64[::1], int64[:, ::1], {real}[:, ::1], int64")
+
+
+def _scratch_signature(real):
+    """cat, blk, fc, dfc, ent, geo."""
+    return f"int8[::1], int64[:, ::1], {real}[:, ::1], {real}[:, ::1], int32[::1], {real}[:, ::1]"
 
 
 # ---------------------------------------------------------------------------- values
-@kernel(f"void({_LIST}, {_TABLES}, {_SCRATCH}, float64[:, ::1], float64[:, ::1])")
+@kernel([f"void({_LIST}, {_tables_signature(r)}, {_scratch_signature(r)}, {r}[:, ::1], float64[:, ::1], {r})"
+         for r in _REALS])
 def _values(positions, cell, species, first, neighbors, shifts,
             center_rc, cut_kind, cut_par, rad_first, rad_int, rad_par, rp_first, rp_cut, rp_par,
             ang_first, grp_int, grp_first, fn_int, fn_par, n_el,
-            cat, blk, fc, dfc, ent, geo, R, out):
-    """Row i of G (see :func:`symmetry_functions`); one thread per atom."""
+            cat, blk, fc, dfc, ent, geo, R, out, zero):
+    """Row i of G (see :func:`symmetry_functions`); one thread per atom, per-entry math in the type of ``zero``."""
     i = cuda.grid(1)
     if i >= positions.shape[0]:
         return
@@ -293,7 +381,7 @@ def _values(positions, cell, species, first, neighbors, shifts,
         e = cat[p]
         if e < 0:
             continue
-        d0, d1, d2, r = _entry(i, p, positions, cell, neighbors, shifts, cut_kind, cut_par, fc, dfc)
+        d0, d1, d2, r = _entry(i, p, positions, cell, neighbors, shifts, cut_kind, cut_par, fc, dfc, zero)
         radial_values(out, i, c * n_el + species[neighbors[p]], r, i, rad_first, rad_int, rad_par, cut_par, fc, dfc)
         if e == n_el:
             continue  # radial only: the value pass needs no slot
@@ -319,15 +407,17 @@ def _values(positions, cell, species, first, neighbors, shifts,
                 narrow = grp_int[g, 0] == 3
                 m_end = grp_first[g + 1]
                 for m0 in range(grp_first[g], m_end, CHUNK):
-                    lam0, z0, iz0 = _function(m0, m_end, fn_par, fn_int)
-                    lam1, z1, iz1 = _function(m0 + 1, m_end, fn_par, fn_int)
-                    lam2, z2, iz2 = _function(m0 + 2, m_end, fn_par, fn_int)
-                    lam3, z3, iz3 = _function(m0 + 3, m_end, fn_par, fn_int)
+                    lam0, z0, iz0 = _function(m0, m_end, fn_par, fn_int, zero)
+                    lam1, z1, iz1 = _function(m0 + 1, m_end, fn_par, fn_int, zero)
+                    lam2, z2, iz2 = _function(m0 + 2, m_end, fn_par, fn_int, zero)
+                    lam3, z3, iz3 = _function(m0 + 3, m_end, fn_par, fn_int, zero)
                     nm = min(CHUNK, m_end - m0)
-                    a0 = 0.0
-                    a1 = 0.0
-                    a2 = 0.0
-                    a3 = 0.0
+                    # Sums over pairs: float64 in both precisions (float64(0.0) rather than 0.0 so
+                    # that the simulator, where float32 + a Python float is float32, agrees).
+                    a0 = float64(0.0)
+                    a1 = float64(0.0)
+                    a2 = float64(0.0)
+                    a3 = float64(0.0)
                     for sj in range(j_lo, j_hi):
                         Ra = R[sj, row]
                         if Ra == 0.0:
@@ -364,13 +454,17 @@ def _values(positions, cell, species, first, neighbors, shifts,
 
 
 # ---------------------------------------------------------------------------- forces
-@kernel(f"void({_LIST}, {_TABLES}, float64[:, ::1], {_SCRATCH}, float64[:, ::1], float64[:, ::1], float64[:, ::1], "
-        "float64[:, ::1], float64[:, ::1])")
+@kernel([f"void({_LIST}, {_tables_signature(r)}, {r}[:, ::1], {_scratch_signature(r)}, {r}[:, ::1], {r}[:, ::1], "
+         f"float64[:, ::1], {r}[:, ::1], float64[:, ::1], {r})" for r in _REALS])
 def _entry_gradients(positions, cell, species, first, neighbors, shifts,
                      center_rc, cut_kind, cut_par, rad_first, rad_int, rad_par, rp_first, rp_cut, rp_par,
                      ang_first, grp_int, grp_first, fn_int, fn_par, n_el,
-                     dEdG, cat, blk, fc, dfc, ent, geo, R, dR, gacc, gvec, virial_rows):
-    """g_p = dE_i/dr_p of the entries of row i into ``gvec`` and atom i's virial row (the CPU's ``_atom_forces``)."""
+                     dEdG, cat, blk, fc, dfc, ent, geo, R, dR, gacc, gvec, virial_rows, zero):
+    """g_p = dE_i/dr_p of the entries of row i into ``gvec`` and atom i's virial row (the CPU's ``_atom_forces``).
+
+    Per-entry and per-pair math in the precision of ``zero`` (0.0 or float32(0.0)); the sums over
+    pairs (``gacc``, j's share ``gj``) and the virial in float64.
+    """
     i = cuda.grid(1)
     if i >= positions.shape[0]:
         return
@@ -393,7 +487,7 @@ def _entry_gradients(positions, cell, species, first, neighbors, shifts,
         e = cat[p]
         if e < 0:
             continue
-        d0, d1, d2, r = _entry(i, p, positions, cell, neighbors, shifts, cut_kind, cut_par, fc, dfc)
+        d0, d1, d2, r = _entry(i, p, positions, cell, neighbors, shifts, cut_kind, cut_par, fc, dfc, zero)
         s = _slot(i, p, e, n_el, lo, blk, ent, geo, d0, d1, d2, r)
         gacc[s, 0] = radial_gradient(dEdG, i, c * n_el + species[neighbors[p]], r, i, rad_first, rad_int, rad_par,
                                      cut_par, fc, dfc)
@@ -415,8 +509,10 @@ def _entry_gradients(positions, cell, species, first, neighbors, shifts,
         aj1 = geo[sj, 1]
         aj2 = geo[sj, 2]
         inv_j = geo[sj, 3]
-        # j's share is summed in registers over k and stored once.
-        gj = NO_GRADIENT
+        # j's share is summed in registers over k and stored once; in float64 (``NO_GRADIENT`` with
+        # float64 zeros: in the simulator a Python float + float32 would be float32).
+        z64 = float64(0.0)
+        gj = (z64, z64, z64, z64)
         for ek in range(ej, n_el):
             g0, g1, k0, k1 = element_block(base, ej, ek, n_el, sj + 1, lo, ang_first, blk_i)
             for sk in range(k0, k1):
@@ -435,15 +531,18 @@ def _entry_gradients(positions, cell, species, first, neighbors, shifts,
         virial_rows[i, a] = w[a]
 
 
-@kernel("void(int64[::1], int64[::1], float64[:, ::1], float64[:, ::1])")
+@kernel([f"void(int64[::1], int64[::1], {r}[:, ::1], float64[:, ::1])" for r in _REALS])
 def _gather_forces(first, reverse, gvec, forces):
-    """F_i = sum_{p of i} g_p - sum_{p of i} g_reverse[p]: r_p = x_j - x_i, so dE/dx_i = -g_p, dE/dx_j = g_p."""
+    """F_i = sum_{p of i} g_p - sum_{p of i} g_reverse[p]: r_p = x_j - x_i, so dE/dx_i = -g_p, dE/dx_j = g_p.
+
+    Summed in float64 whatever the type of ``gvec`` (float64(0.0): see ``_values``).
+    """
     i = cuda.grid(1)
     if i >= forces.shape[0]:
         return
-    f0 = 0.0
-    f1 = 0.0
-    f2 = 0.0
+    f0 = float64(0.0)
+    f1 = float64(0.0)
+    f2 = float64(0.0)
     for p in range(first[i], first[i + 1]):
         f0 += gvec[p, 0]
         f1 += gvec[p, 1]
@@ -461,20 +560,20 @@ def _gather_forces(first, reverse, gvec, forces):
 
 
 # ---------------------------------------------------------------------------- host functions
-def _inputs(positions, cell, species, first, neighbors, shifts, tables):
+def _inputs(positions, cell, species, first, neighbors, shifts, tables, precision):
     return (_dev(positions, np.float64), _dev(cell, np.float64), _dev(species, np.int64), _dev(first, np.int64),
-            _dev(neighbors, np.int32), _dev(shifts, np.int32), device_tables(tables))
+            _dev(neighbors, np.int32), _dev(shifts, np.int32), device_tables(tables, precision))
 
 
-def _common_scratch(t, n_atoms, n_entries):
+def _common_scratch(t, n_atoms, n_entries, real):
     """cat, blk, fc, dfc, ent, geo: the scratch the value and force passes share (module docstring)."""
     n_cut = max(1, t.cut_kind.shape[0])
     return (_empty((n_entries,), np.int8), _empty((n_atoms, 2 * t.n_el + 3), np.int64),
-            cuda.device_array((n_cut, n_atoms), dtype=np.float64), cuda.device_array((n_cut, n_atoms), dtype=np.float64),
-            _empty((n_entries,), np.int32), _empty((n_entries, 4), np.float64))
+            cuda.device_array((n_cut, n_atoms), dtype=real), cuda.device_array((n_cut, n_atoms), dtype=real),
+            _empty((n_entries,), np.int32), _empty((n_entries, 4), real))
 
 
-def symmetry_functions(positions, cell, species, first, neighbors, shifts, tables, n_columns):
+def symmetry_functions(positions, cell, species, first, neighbors, shifts, tables, n_columns, precision="float64"):
     """Symmetry-function values of every atom, on the device.
 
     Parameters
@@ -484,7 +583,11 @@ def symmetry_functions(positions, cell, species, first, neighbors, shifts, table
     first, neighbors, shifts : int64 (N + 1,), int32 (P,), int32 (P, 3)
         Full neighbour list (CSR); entries beyond the cutoffs are skipped.
     tables : DeviceTables or tuple
-        :func:`device_tables` of the CPU tables (or the CPU tuple itself, uploaded on every call).
+        :func:`device_tables` of the CPU tables (or the CPU tuple itself, uploaded on every call),
+        best uploaded once in ``precision``.
+    precision : {"float64", "mixed"}
+        "mixed": the per-entry and per-pair math and its scratch in float32, the sums into G in
+        float64 (module docstring, "Precision").
 
     Arrays may be device or numpy arrays (numpy arrays are copied to the device).
 
@@ -493,28 +596,32 @@ def symmetry_functions(positions, cell, species, first, neighbors, shifts, table
     G : device float64 (N, n_columns)
         Values (dimensionless); columns of functions that do not apply to an atom's element are 0.
     """
+    real = _real(precision)
     positions, cell, species, first, neighbors, shifts, t = _inputs(positions, cell, species, first, neighbors,
-                                                                     shifts, tables)
+                                                                     shifts, tables, precision)
     n_atoms = positions.shape[0]
     out = _empty((n_atoms, int(n_columns)), np.float64)
     if n_atoms == 0:
         return out
-    scratch = _common_scratch(t, n_atoms, neighbors.shape[0])
-    R = _empty((neighbors.shape[0], max(1, t.max_parts)), np.float64)
+    scratch = _common_scratch(t, n_atoms, neighbors.shape[0], real)
+    R = _empty((neighbors.shape[0], max(1, t.max_parts)), real)
     _values[blocks(n_atoms, ATOM_THREADS), ATOM_THREADS](positions, cell, species, first, neighbors, shifts,
-                                                         *t[1:15], t.n_el, *scratch, R, out)
+                                                         *t[1:15], t.n_el, *scratch, R, out, real(0.0))
     return out
 
 
-def symmetry_function_forces(positions, cell, species, first, neighbors, shifts, tables, dEdG, reverse):
+def symmetry_function_forces(positions, cell, species, first, neighbors, shifts, tables, dEdG, reverse,
+                             precision="float64"):
     """Forces and virial of E = sum_i sum_mu dEdG[i, mu] G_i,mu (dEdG held fixed), on the device.
 
     Parameters
     ----------
-    positions, cell, species, first, neighbors, shifts, tables :
+    positions, cell, species, first, neighbors, shifts, tables, precision :
         As for :func:`symmetry_functions`.
-    dEdG : float64 (N, n_columns)
-        As for :func:`echemmd.kernels.descriptors.symmetry_function_forces`, eV.
+    dEdG : float64 (N, n_columns), float32 for ``precision`` "mixed"
+        As for :func:`echemmd.kernels.descriptors.symmetry_function_forces`, eV. A host array is
+        converted; a device array must have the precision's dtype (the per-pair math reads it
+        once per function and pair: a float64 one would turn that math to float64).
     reverse : int64 (P,)
         Twin entry (j, i, -S) of every entry (i, j, S):
         :func:`echemmd.kernels.neighbors.reverse_entries` of the same list (or its CUDA twin).
@@ -529,9 +636,13 @@ def symmetry_function_forces(positions, cell, species, first, neighbors, shifts,
     virial : device float64 (3, 3)
         W = -sum_p r_p (x) dE/dr_p, eV (stress = -W / V).
     """
+    real = _real(precision)
     positions, cell, species, first, neighbors, shifts, t = _inputs(positions, cell, species, first, neighbors,
-                                                                     shifts, tables)
-    dEdG = _dev(dEdG, np.float64)
+                                                                     shifts, tables, precision)
+    if is_device_array(dEdG) and dEdG.dtype != np.dtype(real):
+        raise ValueError(f"dEdG: device array of dtype {dEdG.dtype}, precision {precision!r} needs "
+                         f"{np.dtype(real)}")
+    dEdG = _dev(dEdG, real)
     reverse = _dev(reverse, np.int64)
     n_atoms = positions.shape[0]
     n_entries = neighbors.shape[0]
@@ -540,16 +651,16 @@ def symmetry_function_forces(positions, cell, species, first, neighbors, shifts,
     forces = _empty((n_atoms, 3), np.float64)
     if n_atoms == 0:
         return forces, cuda.to_device(np.zeros((3, 3)))
-    scratch = _common_scratch(t, n_atoms, n_entries)
+    scratch = _common_scratch(t, n_atoms, n_entries, real)
     width = max(1, t.max_parts)
-    R = _empty((n_entries, width), np.float64)
-    dR = _empty((n_entries, width), np.float64)
+    R = _empty((n_entries, width), real)
+    dR = _empty((n_entries, width), real)
     gacc = _empty((n_entries, 4), np.float64)
-    gvec = _empty((n_entries, 3), np.float64)
+    gvec = _empty((n_entries, 3), real)
     virial_rows = cuda.device_array((n_atoms, 9), dtype=np.float64)
     _entry_gradients[blocks(n_atoms, ATOM_THREADS), ATOM_THREADS](
         positions, cell, species, first, neighbors, shifts, *t[1:15], t.n_el, dEdG, *scratch, R, dR, gacc, gvec,
-        virial_rows)
+        virial_rows, real(0.0))
     _gather_forces[blocks(n_atoms), THREADS](first, reverse, gvec, forces)
     virial = reduce.sum_columns(virial_rows).reshape(3, 3)
     return forces, virial

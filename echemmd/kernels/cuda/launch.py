@@ -24,12 +24,19 @@ def device(fn):
 def kernel(signature):
     """Decorator: a lazily compiled CUDA kernel, registered with ``signature`` for the PTX check.
 
-    ``signature`` is a numba signature string, e.g. ``"void(float64[:, ::1], int64)"``; the
-    kernel itself still compiles for whatever argument types it is launched with.
+    ``signature`` is a numba signature string, e.g. ``"void(float64[:, ::1], int64)"``, or a list
+    of them for a kernel launched with several argument types (one body for float64 and float32
+    scratch, say: each is registered, named by its position); the kernel itself still compiles
+    for whatever argument types it is launched with.
     """
 
     def wrap(fn):
-        REGISTRY.append((f"{fn.__module__}.{fn.__name__}", fn, signature))
+        name = f"{fn.__module__}.{fn.__name__}"
+        if isinstance(signature, str):
+            REGISTRY.append((name, fn, signature))
+        else:
+            for k, sig in enumerate(signature):
+                REGISTRY.append((f"{name}[{k}]", fn, sig))
         return cuda.jit(fn)
 
     return wrap

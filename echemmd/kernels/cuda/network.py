@@ -57,7 +57,9 @@ compiled for a float32 argument: tanh, exp, cos are the float32 calls (``tanhf``
 where a float64 literal enters the formula the rest is float64 (1 - t^2, softplus's log(1 + e^x)),
 which is O(width) work per layer against the O(width^2) sums. The relative error against the
 float64 kernel is 1e-7 to 3e-7 of the largest atomic energy (less e_shift) and dE/dG entry
-(float32's epsilon times a small factor; ``tests/test_cuda_network.py``).
+(float32's epsilon times a small factor; ``tests/test_cuda_network.py``). The inputs G stay
+float64 also when the descriptors run in float32 (``kernels.cuda.descriptors``, "Precision"); the
+gradient is scattered into a float32 dE/dG for their force pass (:func:`scatter_gradient`).
 
 Limits
 ------
@@ -285,7 +287,8 @@ def _gather(G_all, atoms, columns, out):
     out[a, c] = G_all[atoms[a], columns[c]]
 
 
-@kernel("void(float64[:, ::1], int64[::1], int64[::1], float64[:, ::1])")
+# ``out`` float64, or float32 for the float32 descriptor force pass (precision "mixed"): rounded here.
+@kernel([f"void(float64[:, ::1], int64[::1], int64[::1], {real}[:, ::1])" for real in ("float64", "float32")])
 def _scatter(grad, atoms, columns, out):
     """out[atoms[a], columns[c]] = grad[a, c], one thread per element of ``grad``."""
     i = cuda.grid(1)
@@ -304,7 +307,7 @@ def _scatter_rows(energy, atoms, out):
         out[atoms[i]] = energy[i]
 
 
-@kernel("void(float64[:, ::1])")
+@kernel([f"void({real}[:, ::1])" for real in ("float64", "float32")])
 def _zero(a):
     i = cuda.grid(1)
     n_c = a.shape[1]
@@ -514,8 +517,9 @@ def scatter_gradient(grad, atoms, columns, dEdG_all):
         dE/dG of the element's batch (eV per unit of G).
     atoms : device int64 (n,)
     columns : device int64 (n_in,)
-    dEdG_all : device float64 (N_atoms, n_functions)
-        Written in place and returned.
+    dEdG_all : device float64 or float32 (N_atoms, n_functions)
+        Written in place (rounded to float32 for a float32 array: the input of the float32
+        descriptor force pass, ``kernels.cuda.descriptors``) and returned.
     """
     atoms, columns = _dev(atoms, np.int64, "atoms"), _dev(columns, np.int64, "columns")
     n, m = atoms.shape[0], columns.shape[0]
@@ -533,7 +537,7 @@ def scatter_energy(energy, atoms, out):
 
 
 def zero(a):
-    """Set a float64 device array (2-D, C-contiguous, or 1-D) to 0 in place and return it."""
+    """Set a float64 or float32 device array (2-D, C-contiguous, or 1-D) to 0 in place and return it."""
     a2 = a.reshape(a.shape[0], 1) if a.ndim == 1 else a
     if a2.size:
         _zero[blocks(a2.size), THREADS](a2)
