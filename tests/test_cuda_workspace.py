@@ -127,3 +127,22 @@ def test_a_list_rebuild_allocates_nothing_once_warm(monkeypatch):
     assert sum(counts.values()) == 0, dict(counts)
     for a, b in zip(before, (nl.first.copy_to_host(), nl.neighbors.copy_to_host(), nl.reverse.copy_to_host())):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("precision", ["float64", "mixed"])
+def test_a_steady_network_and_ewald_step_allocates_nothing(monkeypatch, precision):
+    """The flagship's terms (network + switched Ewald of Gaussian charges) on workspaces too."""
+    from test_cuda_mlp_md import _forcefield, _water  # noqa: PLC0415
+
+    from echemmd.gpu.simulation import CudaSimulation  # noqa: PLC0415
+    from echemmd.integrators import LangevinBAOAB  # noqa: PLC0415
+
+    system = _water()
+    sim = CudaSimulation(system, _forcefield(system), LangevinBAOAB(dt=0.5, temperature=300.0, friction=0.01, seed=2),
+                         precision=precision)
+    sim.run(2)
+    builds = sim.forcefield.neighbors.n_builds
+    counts = _count_allocations(monkeypatch)
+    sim.run(2)
+    assert sim.forcefield.neighbors.n_builds == builds
+    assert sum(counts.values()) == 0, dict(counts)

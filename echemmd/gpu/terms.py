@@ -166,13 +166,15 @@ class DeviceNetworkPotential:
         self._dEdG = cuda.device_array((n, self.n_columns),
                                        dtype=np.float32 if precision == "mixed" else np.float64)
         self._sums = cuda.device_array(7)
+        self.workspace = Workspace()
 
     def atomic_energies(self, state, neighbors):
         """Energy of each atom (device float64 (N,), eV) and dE/dG (device (N, n_functions), eV; float32 in
         mixed precision); fills both buffers."""
         G = descriptor_kernels.symmetry_functions(state.positions, state.d_cell, self.species, neighbors.first,
                                                   neighbors.neighbors, neighbors.shifts, self.tables,
-                                                  self.n_columns, precision=self.precision)
+                                                  self.n_columns, precision=self.precision,
+                                                  workspace=self.workspace)
         network_kernels.zero(self._dEdG)
         for el in self.elements:
             network_kernels.gather_inputs(G, el["atoms"], el["columns"], el["inputs"])
@@ -189,8 +191,8 @@ class DeviceNetworkPotential:
         with TIMER("nnp: descriptor forces"):
             forces, virial = descriptor_kernels.symmetry_function_forces(
                 state.positions, state.d_cell, self.species, neighbors.first, neighbors.neighbors, neighbors.shifts,
-                self.tables, dEdG, neighbors.reverse, precision=self.precision)
-        total = reduce.sum_columns(energies)
+                self.tables, dEdG, neighbors.reverse, precision=self.precision, workspace=self.workspace)
+        total = reduce.sum_columns(energies, workspace=self.workspace, name="energy")
         _pack_energy_virial[1, 1](total, virial, self._sums)
         return self._sums, forces
 

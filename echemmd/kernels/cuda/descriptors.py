@@ -185,9 +185,12 @@ _TABLE_DTYPES = (None, np.float64, np.int64, np.float64, np.int64, np.int64, np.
 _REAL_TABLES = (3, 6, 9, 14)
 
 
-def _empty(shape, dtype):
-    """A device array of ``shape`` (the first axis may be 0: allocated with one row, then sliced)."""
+def _empty(shape, dtype, workspace=None, name=None):
+    """A device array of ``shape`` (the first axis may be 0: allocated with one row, then sliced),
+    from ``workspace`` under ``name`` when given (:mod:`.workspace`)."""
     shape = tuple(int(s) for s in shape)
+    if workspace is not None:
+        return workspace.array(name, shape, dtype)
     if shape[0] > 0:
         return cuda.device_array(shape, dtype=dtype)
     return cuda.device_array((1,) + shape[1:], dtype=dtype)[:0]
@@ -565,15 +568,20 @@ def _inputs(positions, cell, species, first, neighbors, shifts, tables, precisio
             _dev(neighbors, np.int32), _dev(shifts, np.int32), device_tables(tables, precision))
 
 
-def _common_scratch(t, n_atoms, n_entries, real):
-    """cat, blk, fc, dfc, ent, geo: the scratch the value and force passes share (module docstring)."""
+def _common_scratch(t, n_atoms, n_entries, real, ws):
+    """cat, blk, fc, dfc, ent, geo: the scratch the value and force passes share (module docstring).
+
+    The two passes of a step take the same buffers from a workspace (G is finished before the
+    force pass starts).
+    """
     n_cut = max(1, t.cut_kind.shape[0])
-    return (_empty((n_entries,), np.int8), _empty((n_atoms, 2 * t.n_el + 3), np.int64),
-            cuda.device_array((n_cut, n_atoms), dtype=real), cuda.device_array((n_cut, n_atoms), dtype=real),
-            _empty((n_entries,), np.int32), _empty((n_entries, 4), real))
+    return (_empty((n_entries,), np.int8, ws, "cat"), _empty((n_atoms, 2 * t.n_el + 3), np.int64, ws, "blk"),
+            _empty((n_cut, n_atoms), real, ws, "fc"), _empty((n_cut, n_atoms), real, ws, "dfc"),
+            _empty((n_entries,), np.int32, ws, "ent"), _empty((n_entries, 4), real, ws, "geo"))
 
 
-def symmetry_functions(positions, cell, species, first, neighbors, shifts, tables, n_columns, precision="float64"):
+def symmetry_functions(positions, cell, species, first, neighbors, shifts, tables, n_columns, precision="float64",
+                       workspace=None):
     """Symmetry-function values of every atom, on the device.
 
     Parameters
@@ -588,6 +596,8 @@ def symmetry_functions(positions, cell, species, first, neighbors, shifts, table
     precision : {"float64", "mixed"}
         "mixed": the per-entry and per-pair math and its scratch in float32, the sums into G in
         float64 (module docstring, "Precision").
+    workspace : Workspace, optional
+        Where G and the scratch come from (:mod:`.workspace`); allocated when not given.
 
     Arrays may be device or numpy arrays (numpy arrays are copied to the device).
 
@@ -600,24 +610,25 @@ def symmetry_functions(positions, cell, species, first, neighbors, shifts, table
     positions, cell, species, first, neighbors, shifts, t = _inputs(positions, cell, species, first, neighbors,
                                                                      shifts, tables, precision)
     n_atoms = positions.shape[0]
-    out = _empty((n_atoms, int(n_columns)), np.float64)
+    ws = workspace
+    out = _empty((n_atoms, int(n_columns)), np.float64, ws, "G")
     if n_atoms == 0:
         return out
-    scratch = _common_scratch(t, n_atoms, neighbors.shape[0], real)
-    R = _empty((neighbors.shape[0], max(1, t.max_parts)), real)
+    scratch = _common_scratch(t, n_atoms, neighbors.shape[0], real, ws)
+    R = _empty((neighbors.shape[0], max(1, t.max_parts)), real, ws, "R")
     _values[blocks(n_atoms, ATOM_THREADS), ATOM_THREADS](positions, cell, species, first, neighbors, shifts,
                                                          *t[1:15], t.n_el, *scratch, R, out, real(0.0))
     return out
 
 
 def symmetry_function_forces(positions, cell, species, first, neighbors, shifts, tables, dEdG, reverse,
-                             precision="float64"):
+                             precision="float64", workspace=None):
     """Forces and virial of E = sum_i sum_mu dEdG[i, mu] G_i,mu (dEdG held fixed), on the device.
 
     Parameters
     ----------
-    positions, cell, species, first, neighbors, shifts, tables, precision :
-        As for :func:`symmetry_functions`.
+    positions, cell, species, first, neighbors, shifts, tables, precision, workspace :
+        As for :func:`symmetry_functions` (G is not needed here: its buffer is left alone).
     dEdG : float64 (N, n_columns), float32 for ``precision`` "mixed"
         As for :func:`echemmd.kernels.descriptors.symmetry_function_forces`, eV. A host array is
         converted; a device array must have the precision's dtype (the per-pair math reads it
@@ -648,19 +659,20 @@ def symmetry_function_forces(positions, cell, species, first, neighbors, shifts,
     n_entries = neighbors.shape[0]
     if reverse.shape[0] != n_entries:
         raise ValueError(f"reverse has {reverse.shape[0]} entries, the list {n_entries}")
-    forces = _empty((n_atoms, 3), np.float64)
+    ws = workspace
+    forces = _empty((n_atoms, 3), np.float64, ws, "forces")
     if n_atoms == 0:
         return forces, cuda.to_device(np.zeros((3, 3)))
-    scratch = _common_scratch(t, n_atoms, n_entries, real)
+    scratch = _common_scratch(t, n_atoms, n_entries, real, ws)
     width = max(1, t.max_parts)
-    R = _empty((n_entries, width), real)
-    dR = _empty((n_entries, width), real)
-    gacc = _empty((n_entries, 4), np.float64)
-    gvec = _empty((n_entries, 3), real)
-    virial_rows = cuda.device_array((n_atoms, 9), dtype=np.float64)
+    R = _empty((n_entries, width), real, ws, "R")
+    dR = _empty((n_entries, width), real, ws, "dR")
+    gacc = _empty((n_entries, 4), np.float64, ws, "gacc")
+    gvec = _empty((n_entries, 3), real, ws, "gvec")
+    virial_rows = _empty((n_atoms, 9), np.float64, ws, "virial_rows")
     _entry_gradients[blocks(n_atoms, ATOM_THREADS), ATOM_THREADS](
         positions, cell, species, first, neighbors, shifts, *t[1:15], t.n_el, dEdG, *scratch, R, dR, gacc, gvec,
         virial_rows, real(0.0))
     _gather_forces[blocks(n_atoms), THREADS](first, reverse, gvec, forces)
-    virial = reduce.sum_columns(virial_rows).reshape(3, 3)
+    virial = reduce.sum_columns(virial_rows, workspace=ws, name="virial").reshape(3, 3)
     return forces, virial

@@ -387,6 +387,22 @@ def as_float32(a):
     return cuda.to_device(np.ascontiguousarray(a, dtype=np.float32).reshape(-1))
 
 
+#: Device copies of host ``sizes`` vectors by content: the sizes are checked on the host and read
+#: by the kernel on the device, and an engine step should not upload them again (one entry per
+#: network shape in use).
+_DEVICE_SIZES = {}
+
+
+def _device_sizes(sizes, sizes_h):
+    if is_device_array(sizes):
+        return sizes
+    key = sizes_h.tobytes()
+    d = _DEVICE_SIZES.get(key)
+    if d is None:
+        d = _DEVICE_SIZES[key] = cuda.to_device(sizes_h)
+    return d
+
+
 def _launch(kern, wdtype, G, offset, factor, shift, sizes, acts, weights, w_off, biases, b_off, e_scale, e_shift,
             want_gradient, energy, gradient):
     sizes_h = check_network(sizes, acts)
@@ -407,7 +423,7 @@ def _launch(kern, wdtype, G, offset, factor, shift, sizes, acts, weights, w_off,
         raise ValueError(f"output arrays must have shapes ({n},) and ({n}, {n_in})")
     if n:
         kern[blocks(n), THREADS](G, _dev(offset, np.float64, "offset"), _dev(factor, np.float64, "factor"),
-                                 _dev(shift, np.float64, "shift"), _dev(sizes, np.int64, "sizes"),
+                                 _dev(shift, np.float64, "shift"), _device_sizes(sizes, sizes_h),
                                  _dev(acts, np.int64, "acts"), weights,
                                  _dev(w_off, np.int64, "w_off"), biases, _dev(b_off, np.int64, "b_off"),
                                  float(e_scale), float(e_shift), bool(want_gradient), energy, gradient)
