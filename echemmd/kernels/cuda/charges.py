@@ -9,7 +9,6 @@ division the host would do once), so an iteration brings one short read to the h
 d.A.d and the multiplier) instead of one read per scalar.
 """
 
-import numpy as np
 from numba import cuda
 
 from echemmd.kernels.cuda import reduce
@@ -240,8 +239,3 @@ def charge_term(charges, positions, chi, hard, psi, field, forces, rows):
     n = charges.shape[0]
     _charge_term_rows[blocks(n), THREADS](charges, positions, chi, hard, psi, field, forces, rows)
     return reduce.sum_columns(rows), forces
-
-
-def zeros(n):
-    """A device vector of n zeros."""
-    return cuda.to_device(np.zeros(n))

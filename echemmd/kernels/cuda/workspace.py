@@ -53,14 +53,10 @@ class Workspace:
         shape = tuple(int(s) for s in np.atleast_1d(shape))
         dtype = np.dtype(dtype)
         have = self._buffers.get(name)
-        if have is not None and have.dtype == dtype and tuple(have.shape[1:]) == shape[1:]:
-            if have.shape[0] == shape[0]:
-                return have
-            if have.shape[0] > shape[0]:
-                return have[:shape[0]]
-        lead = shape[0]
-        if have is not None and have.dtype == dtype and tuple(have.shape[1:]) == shape[1:]:
-            lead = max(lead, int(math.ceil(GROWTH * have.shape[0])))
+        same_kind = have is not None and have.dtype == dtype and tuple(have.shape[1:]) == shape[1:]
+        if same_kind and have.shape[0] >= shape[0]:
+            return have if have.shape[0] == shape[0] else have[:shape[0]]
+        lead = max(shape[0], int(math.ceil(GROWTH * have.shape[0]))) if same_kind else shape[0]
         buffer = cuda.device_array((max(lead, 1),) + shape[1:], dtype=dtype)
         self._buffers[name] = buffer
         self.allocations += 1
